@@ -1,0 +1,405 @@
+//! [`CancellationToken`]: a cheap, cloneable signal that work should stop,
+//! with child tokens, a [`DropGuard`], and [`run_until_cancelled`].
+//!
+//! # When to use it
+//!
+//! Cancellation in Rust async code is usually "drop the future". A token is
+//! for the cases where dropping is not enough or not possible: work on other
+//! tasks or threads, work that must clean up before it stops, and trees of
+//! work where stopping a parent must stop its children (Go's
+//! `context.WithCancel`). Task groups use it to cancel their tasks.
+//!
+//! Cancellation is cooperative: a task sees it only where it checks
+//! [`is_cancelled`](CancellationToken::is_cancelled) or awaits
+//! [`cancelled`](CancellationToken::cancelled).
+//!
+//! # State
+//!
+//! Each token's node holds one atomic word (only the `CANCELLED` bit is used;
+//! it never goes back to zero), an `Event` its waiters listen on, and its live
+//! children, which it cancels after itself. A child does not point at its
+//! parent: cancellation flows down only.
+//!
+//! [`run_until_cancelled`]: CancellationToken::run_until_cancelled
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use event_listener::{Event, EventListener};
+
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+
+/// The token has been cancelled (set once, never cleared).
+const CANCELLED: usize = 1;
+
+struct Node {
+    state: AtomicUsize,
+    event: Event,
+    /// Children to cancel with this node. Emptied (for good) by `cancel`;
+    /// children whose handles are all gone are pruned when the list fills up,
+    /// so a long-lived parent with many short-lived children stays small.
+    children: Mutex<Vec<Arc<Node>>>,
+}
+
+impl Node {
+    fn new(cancelled: bool) -> Self {
+        Self {
+            state: AtomicUsize::new(if cancelled { CANCELLED } else { 0 }),
+            event: Event::new(),
+            children: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        // Acquire: pairs with the Release in `cancel`, so whatever the
+        // canceller wrote before cancelling is visible to whoever sees it.
+        self.state.load(Ordering::Acquire) & CANCELLED != 0
+    }
+
+    fn cancel(&self) {
+        if self.state.fetch_or(CANCELLED, Ordering::Release) & CANCELLED != 0 {
+            return;
+        }
+        // Every listener registered before the flag was visible is woken; a
+        // listener registered after it re-checks the flag before parking.
+        self.event.notify(usize::MAX);
+        // Cancel the children outside the lock (never run other nodes'
+        // wake-ups while holding it). The flag is set before we lock, and
+        // `child` checks it under the lock, so no child is added after this.
+        let children = core::mem::take(&mut *lock(&self.children));
+        for child in children {
+            child.cancel();
+        }
+    }
+
+    /// A node nobody can reach any more: no token handle (only its parent's
+    /// list holds it) and no live descendants. Prunes `self`'s list on the way.
+    fn is_unreachable(self: &Arc<Self>) -> bool {
+        Arc::strong_count(self) == 1 && {
+            let mut children = lock(&self.children);
+            children.retain(|child| !child.is_unreachable());
+            children.is_empty()
+        }
+    }
+
+    fn child(&self) -> Arc<Node> {
+        let mut children = lock(&self.children);
+        if self.is_cancelled() {
+            return Arc::new(Node::new(true));
+        }
+        if children.len() == children.capacity() {
+            // Amortized: the list is scanned only when it would grow.
+            children.retain(|child| !child.is_unreachable());
+        }
+        let child = Arc::new(Node::new(false));
+        children.push(Arc::clone(&child));
+        child
+    }
+}
+
+/// Locks a mutex that user code never runs under, so poisoning cannot leave it
+/// half-updated: take the guard either way.
+fn lock<T>(mutex: &Mutex<T>) -> crate::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A signal that work should stop.
+///
+/// Cloning gives another handle to the same token. Cancelling a token
+/// cancels all its [children](Self::child_token), but not its parent.
+/// `is_cancelled` is one atomic load.
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::CancellationToken;
+///
+/// let token = CancellationToken::new();
+/// let worker = {
+///     let token = token.clone();
+///     std::thread::spawn(move || {
+///         futures::executor::block_on(token.cancelled());
+///         "stopped"
+///     })
+/// };
+/// token.cancel();
+/// assert_eq!(worker.join().unwrap(), "stopped");
+/// ```
+#[derive(Clone)]
+pub struct CancellationToken {
+    node: Arc<Node>,
+}
+
+impl CancellationToken {
+    /// Creates a token that is not cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancellationToken::new();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            node: Arc::new(Node::new(false)),
+        }
+    }
+
+    /// Cancels this token and all its descendants, waking every task waiting
+    /// on [`cancelled`](Self::cancelled). Cancelling again does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancellationToken::new();
+    /// token.cancel();
+    /// token.cancel(); // no-op
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn cancel(&self) {
+        self.node.cancel();
+    }
+
+    /// Returns `true` once this token (or an ancestor) has been cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let parent = taskgroup::CancellationToken::new();
+    /// let child = parent.child_token();
+    /// parent.cancel();
+    /// assert!(child.is_cancelled());
+    /// ```
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.node.is_cancelled()
+    }
+
+    /// Waits until the token is cancelled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses no wake-up for other waiters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancellationToken::new();
+    /// token.cancel();
+    /// futures::executor::block_on(token.cancelled()); // completes at once
+    /// ```
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            node: &self.node,
+            listener: None,
+        }
+    }
+
+    /// Creates a child token: cancelled when this one is (or already is), but
+    /// cancelling the child leaves this one alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let parent = taskgroup::CancellationToken::new();
+    /// let child = parent.child_token();
+    /// child.cancel();
+    /// assert!(!parent.is_cancelled());
+    /// parent.cancel();
+    /// assert!(parent.child_token().is_cancelled());
+    /// ```
+    #[must_use]
+    pub fn child_token(&self) -> CancellationToken {
+        Self {
+            node: self.node.child(),
+        }
+    }
+
+    /// Returns a guard that cancels this token when dropped, unless
+    /// [disarmed](DropGuard::disarm).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancellationToken::new();
+    /// {
+    ///     let _guard = token.clone().drop_guard();
+    /// }
+    /// assert!(token.is_cancelled());
+    /// ```
+    #[must_use = "dropping the guard at once cancels the token at once"]
+    pub fn drop_guard(self) -> DropGuard {
+        DropGuard { token: Some(self) }
+    }
+
+    /// Runs `future` until it completes or the token is cancelled, whichever
+    /// comes first. Returns `Some(output)`, or `None` if cancelled (then the
+    /// future is dropped when the returned future is).
+    ///
+    /// Cancellation is checked first at every poll, so on a cancelled token
+    /// `future` is never polled.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel-safe as `future` itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::executor::block_on;
+    ///
+    /// let token = taskgroup::CancellationToken::new();
+    /// assert_eq!(block_on(token.run_until_cancelled(async { 7 })), Some(7));
+    /// token.cancel();
+    /// assert_eq!(block_on(token.run_until_cancelled(std::future::pending::<()>())), None);
+    /// ```
+    pub fn run_until_cancelled<F: Future>(&self, future: F) -> RunUntilCancelled<'_, F> {
+        RunUntilCancelled {
+            cancelled: self.cancelled(),
+            future,
+        }
+    }
+}
+
+impl Default for CancellationToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for CancellationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancellationToken")
+            .field("is_cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Future returned by [`CancellationToken::cancelled`].
+///
+/// # Cancel safety
+///
+/// Cancel-safe: waiters are woken all at once, so dropping one takes no
+/// wake-up away from the others.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Cancelled<'a> {
+    node: &'a Node,
+    listener: Option<EventListener>,
+}
+
+impl Future for Cancelled<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            if this.node.is_cancelled() {
+                this.listener = None;
+                return Poll::Ready(());
+            }
+            match this.listener.as_mut() {
+                // Notifications are only sent after the flag is set, so a
+                // notified listener means cancelled; the loop re-checks anyway.
+                Some(listener) => {
+                    if Pin::new(listener).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    this.listener = None;
+                }
+                // Listen, then re-check the flag at the top of the loop: a
+                // `cancel` between the first check and the listen is not lost.
+                None => this.listener = Some(this.node.event.listen()),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("is_cancelled", &self.node.is_cancelled())
+            .finish()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Future returned by [`CancellationToken::run_until_cancelled`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel-safe as the future it runs.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RunUntilCancelled<'a, F> {
+        cancelled: Cancelled<'a>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for RunUntilCancelled<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // Biased towards cancellation: a cancelled token never polls `future`.
+        if Pin::new(this.cancelled).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        this.future.poll(cx).map(Some)
+    }
+}
+
+impl<F> fmt::Debug for RunUntilCancelled<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilCancelled")
+            .field("is_cancelled", &self.cancelled.node.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cancels its token when dropped, unless [disarmed](Self::disarm). Returned
+/// by [`CancellationToken::drop_guard`].
+///
+/// # Examples
+///
+/// ```
+/// let token = taskgroup::CancellationToken::new();
+/// let guard = token.clone().drop_guard();
+/// let token_back = guard.disarm();
+/// assert!(!token_back.is_cancelled());
+/// ```
+#[must_use = "dropping the guard at once cancels the token at once"]
+pub struct DropGuard {
+    token: Option<CancellationToken>,
+}
+
+impl DropGuard {
+    /// Gives the token back without cancelling it.
+    #[must_use]
+    pub fn disarm(mut self) -> CancellationToken {
+        self.token
+            .take()
+            .expect("a DropGuard holds its token until disarmed or dropped")
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for DropGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DropGuard")
+            .field("token", &self.token)
+            .finish()
+    }
+}

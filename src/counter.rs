@@ -1,0 +1,310 @@
+//! The counter behind [`WaitGroup`](crate::WaitGroup) and [`Latch`](crate::Latch):
+//! a count that waiters watch for reaching zero.
+//!
+//! # State word
+//!
+//! Everything lives in one `AtomicUsize`:
+//!
+//! ```text
+//!  usize::BITS-1        GEN_SHIFT  GEN_SHIFT-1          1   0
+//! +--------------------+----------+---------------------+---+
+//! |     generation     |          |        count        | W |
+//! +--------------------+----------+---------------------+---+
+//! ```
+//!
+//! * `W` (`WAITING`): at least one waiter has registered a listener on `event`
+//!   and expects a notification when the count next reaches zero. Only the
+//!   decrement that takes the count to zero looks at it, and clears it in the
+//!   same CAS: with nobody waiting, `add`/`done` never touch the `Event` (whose
+//!   `notify` costs a lock and a fence even with no listener).
+//! * `count`: the outstanding count, at most [`MAX_COUNT`].
+//! * `generation`: bumped (wrapping) every time the count reaches zero. A
+//!   waiter remembers the generation it started in, so a group that reaches
+//!   zero and is `add`ed again before the waiter runs still lets that waiter
+//!   finish, and a notification meant for an earlier round never finishes a
+//!   waiter of a later one.
+//!
+//! # Wake-up argument
+//!
+//! A waiter (1) reads the state, (2) registers a listener, (3) sets `W` with a
+//! CAS that fails if the count reached zero or the generation moved, and only
+//! then (4) parks. The decrement to zero is a CAS on the same word that reads
+//! `W` and then calls `notify`. Both are read-modify-writes of one location,
+//! so they are totally ordered: either the waiter's CAS comes first (the
+//! decrement then sees `W`, and the listener registered before it is
+//! notified), or the decrement comes first (the waiter's CAS then sees the new
+//! generation and the waiter finishes without parking). Listen, then re-check:
+//! no notification can fall between the check and the listen.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use event_listener::{Event, EventListener, Listener};
+
+use crate::sync::{AtomicUsize, Ordering};
+
+/// Some waiter expects a notification when the count next reaches zero.
+const WAITING: usize = 1;
+/// The count starts at bit 1.
+const COUNT_SHIFT: u32 = 1;
+/// One unit of count.
+const COUNT_ONE: usize = 1 << COUNT_SHIFT;
+/// The generation takes the high half of the word on 64-bit targets (and the
+/// top 8 bits elsewhere).
+const GEN_SHIFT: u32 = if usize::BITS >= 64 {
+    32
+} else {
+    usize::BITS - 8
+};
+/// One unit of generation.
+const GEN_ONE: usize = 1 << GEN_SHIFT;
+/// The bits of the generation.
+const GEN_MASK: usize = !(GEN_ONE - 1);
+/// The largest count the word can hold (2^31 - 1 on 64-bit targets).
+pub(crate) const MAX_COUNT: usize = (1 << (GEN_SHIFT - COUNT_SHIFT)) - 1;
+
+fn count_of(state: usize) -> usize {
+    (state >> COUNT_SHIFT) & MAX_COUNT
+}
+
+fn generation_of(state: usize) -> usize {
+    state & GEN_MASK
+}
+
+/// What a decrement of a zero count does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AtZero {
+    /// Nothing: a latch that is already open stays open.
+    Ignore,
+    /// Panic with this message: `done()` without a matching `add()`.
+    Panic(&'static str),
+}
+
+/// A count whose waiters are woken when it reaches zero.
+pub(crate) struct ZeroCounter {
+    state: AtomicUsize,
+    event: Event,
+}
+
+impl ZeroCounter {
+    pub(crate) fn new(count: usize, overflow_message: &'static str) -> Self {
+        assert!(count <= MAX_COUNT, "{}", overflow_message);
+        Self {
+            state: AtomicUsize::new(count << COUNT_SHIFT),
+            event: Event::new(),
+        }
+    }
+
+    /// The current count. Acquire: a caller that sees zero also sees every
+    /// write made before the decrements that got it there.
+    pub(crate) fn count(&self) -> usize {
+        count_of(self.state.load(Ordering::Acquire))
+    }
+
+    /// Adds `n` to the count.
+    #[track_caller]
+    pub(crate) fn add(&self, n: usize, overflow_message: &'static str) {
+        if n == 0 {
+            return;
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if n > MAX_COUNT - count_of(state) {
+                panic!("{}", overflow_message);
+            }
+            // Relaxed: raising the count publishes nothing; waiters only
+            // synchronize with the decrements (as `Arc::clone` does).
+            match self.state.compare_exchange_weak(
+                state,
+                state + (n << COUNT_SHIFT),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Takes one off the count, waking every waiter if it reaches zero.
+    #[track_caller]
+    pub(crate) fn decrement(&self, at_zero: AtZero) {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let new = match count_of(state) {
+                0 => match at_zero {
+                    AtZero::Ignore => return,
+                    AtZero::Panic(message) => panic!("{}", message),
+                },
+                // To zero: next generation, count 0, `WAITING` cleared.
+                1 => generation_of(state).wrapping_add(GEN_ONE),
+                _ => state - COUNT_ONE,
+            };
+            // Release: the work before this decrement happens-before a waiter
+            // that reads zero (all writers are RMWs, so the release sequences
+            // chain). Acquire: reading `WAITING` set by a waiter's Release CAS
+            // makes its listener registration visible to our `notify`.
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if count_of(state) == 1 && state & WAITING != 0 {
+                        self.event.notify(usize::MAX);
+                    }
+                    return;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// The generation to wait on, or `None` when the count is zero already.
+    pub(crate) fn waiting_generation(&self) -> Option<usize> {
+        let state = self.state.load(Ordering::Acquire);
+        (count_of(state) != 0).then(|| generation_of(state))
+    }
+
+    /// True once the count has been zero since `generation` began.
+    fn reached_zero(&self, generation: usize) -> bool {
+        let state = self.state.load(Ordering::Acquire);
+        count_of(state) == 0 || generation_of(state) != generation
+    }
+
+    /// Registers a listener for the end of `generation`, or returns `None`
+    /// if it has ended already (then nothing is registered).
+    fn register(&self, generation: usize) -> Option<EventListener> {
+        // Listen first, then publish `WAITING`: see the module's wake-up
+        // argument.
+        let listener = self.event.listen();
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if count_of(state) == 0 || generation_of(state) != generation {
+                return None;
+            }
+            // Always write, even when `WAITING` is set already: our RMW must
+            // be ordered against the decrement's RMW (a plain load is not).
+            match self.state.compare_exchange_weak(
+                state,
+                state | WAITING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(listener),
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Blocks the thread until the count reaches zero or `timeout` passes.
+    /// Returns true when it reached zero.
+    pub(crate) fn wait_blocking(&self, timeout: Option<Duration>) -> bool {
+        let Some(generation) = self.waiting_generation() else {
+            return true;
+        };
+        // A timeout too large for an `Instant` is no timeout at all.
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        loop {
+            let Some(listener) = self.register(generation) else {
+                return true;
+            };
+            let notified = match deadline {
+                None => {
+                    listener.wait();
+                    true
+                }
+                Some(deadline) => listener.wait_deadline(deadline).is_some(),
+            };
+            // A notification may come from the end of an earlier generation
+            // (sent after our first check); re-check and listen again if so.
+            if self.reached_zero(generation) {
+                return true;
+            }
+            if !notified {
+                return false;
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ZeroCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZeroCounter")
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+/// Future returned by [`WaitGroup::wait`](crate::WaitGroup::wait),
+/// [`Latch::wait`](crate::Latch::wait) and
+/// [`Latch::arrive_and_wait`](crate::Latch::arrive_and_wait).
+///
+/// It completes once the count has been zero at some moment after the future
+/// was created; a count that reaches zero and is raised again before the
+/// future is polled still completes it.
+///
+/// # Cancel safety
+///
+/// Dropping it at any point is safe: waiters are woken all at once, so a
+/// dropped waiter takes no notification away from the others.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Wait<'a> {
+    counter: &'a ZeroCounter,
+    /// The generation being waited on; `None` once finished.
+    generation: Option<usize>,
+    /// Registered on the first `Pending` poll, never before: waiting on a
+    /// group that is already at zero allocates nothing.
+    listener: Option<EventListener>,
+}
+
+impl<'a> Wait<'a> {
+    pub(crate) fn new(counter: &'a ZeroCounter) -> Self {
+        Self {
+            counter,
+            generation: counter.waiting_generation(),
+            listener: None,
+        }
+    }
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let Some(generation) = this.generation else {
+            return Poll::Ready(());
+        };
+        loop {
+            if let Some(listener) = this.listener.as_mut() {
+                if Pin::new(listener).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.listener = None;
+                // A late notification for an earlier generation: re-check,
+                // and register again if our generation is still running.
+            }
+            if this.counter.reached_zero(generation) {
+                break;
+            }
+            match this.counter.register(generation) {
+                Some(listener) => this.listener = Some(listener),
+                None => break,
+            }
+        }
+        this.generation = None;
+        Poll::Ready(())
+    }
+}
+
+impl fmt::Debug for Wait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wait")
+            .field("count", &self.counter.count())
+            .field("finished", &self.generation.is_none())
+            .finish()
+    }
+}

@@ -1,0 +1,89 @@
+//! Structured-concurrency building blocks that work under any async runtime.
+//!
+//! `taskgroup` gives Rust what Go's `sync.WaitGroup`, Java's
+//! `CountDownLatch` and Go's `context` cancellation give their users — as
+//! cancel-safe futures (with blocking variants for plain threads) built on
+//! [`event-listener`](https://docs.rs/event-listener), so the same types work
+//! unchanged under tokio, smol, async-std, the `futures` executor, plain
+//! threads, or an executor of your own.
+//!
+//! | type | what it is | like |
+//! |------|------------|------|
+//! | [`WaitGroup`] | a counter of outstanding work; wait for zero; reusable | Go `sync.WaitGroup`, crossbeam `WaitGroup` |
+//! | [`Latch`] | a fixed count-down gate that stays open | Java `CountDownLatch`, C++ `std::latch` |
+//! | [`CancellationToken`] | a tree of cancellation signals | Go `context.WithCancel`, tokio-util `CancellationToken` |
+//! | [`runtime::Runtime`] | spawn + sleep, implemented per runtime | — |
+//!
+//! # Quick start
+//!
+//! ```
+//! use taskgroup::WaitGroup;
+//!
+//! let wg = WaitGroup::new();
+//! for id in 0..3 {
+//!     let guard = wg.enter(); // add(1); `done()` when the guard drops
+//!     std::thread::spawn(move || {
+//!         let _guard = guard;
+//!         println!("job {id} done");
+//!     });
+//! }
+//! futures::executor::block_on(wg.wait()); // or wg.wait_blocking()
+//! ```
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---------|---------|--------------|
+//! | `tokio` | no | [`runtime::TokioRuntime`] |
+//! | `smol` | no | [`runtime::SmolRuntime`] |
+//! | `async-std` | no | [`runtime::AsyncStdRuntime`] (async-std is discontinued upstream) |
+//! | `loom` | no | build against loom for model checking, with `RUSTFLAGS="--cfg loom"` |
+//!
+//! With default features the crate depends only on `event-listener`,
+//! `pin-project-lite` and `futures-core`: no runtime.
+//!
+//! # Runtime matrix
+//!
+//! The primitives need no runtime. The test suite runs every behaviour test on
+//! each of these:
+//!
+//! | runtime | async API | blocking API |
+//! |---------|-----------|--------------|
+//! | tokio, current-thread and multi-thread | yes | from `spawn_blocking` / plain threads |
+//! | smol | yes | from plain threads |
+//! | async-std | yes | from plain threads |
+//! | `futures::executor` (`block_on`, `ThreadPool`) | yes | from plain threads |
+//! | plain `std::thread` | — | yes |
+//!
+//! # Cancel safety
+//!
+//! Every future this crate returns may be dropped at any point without
+//! losing a wake-up for anyone else; each says so in its `# Cancel safety`
+//! section.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod cancel;
+mod counter;
+mod latch;
+mod sync;
+mod wait_group;
+
+pub mod runtime;
+
+pub use cancel::{CancellationToken, DropGuard};
+pub use latch::Latch;
+pub use wait_group::{WaitGroup, WaitGuard};
+
+/// The named futures this crate's methods return.
+pub mod futures {
+    pub use crate::cancel::{Cancelled, RunUntilCancelled};
+    pub use crate::counter::Wait;
+}

@@ -1,0 +1,83 @@
+//! The [`Runtime`] trait: the one place where taskgroup meets an executor.
+//!
+//! The primitives ([`WaitGroup`](crate::WaitGroup), [`Latch`](crate::Latch),
+//! [`CancellationToken`](crate::CancellationToken)) need no runtime at all.
+//! Whatever spawns tasks or sleeps goes through this trait, so the same code
+//! runs on tokio, smol, async-std, or an executor of your own.
+//!
+//! | feature     | adapter             | spawns with                          | sleeps with                  |
+//! |-------------|---------------------|--------------------------------------|------------------------------|
+//! | `tokio`     | [`TokioRuntime`]    | `Handle::spawn` (detached)           | `tokio::time::sleep`         |
+//! | `smol`      | [`SmolRuntime`]     | `smol::spawn` or your `Executor`     | `smol::Timer`                |
+//! | `async-std` | [`AsyncStdRuntime`] | `async_std::task::spawn` (detached)  | `async_std::task::sleep`     |
+//!
+//! # Implementing it for your executor
+//!
+//! ```
+//! use std::{future::Future, time::Duration};
+//! use taskgroup::runtime::Runtime;
+//!
+//! /// Runs every task on a thread of its own, and sleeps on a thread too.
+//! #[derive(Clone)]
+//! struct ThreadPerTask;
+//!
+//! impl Runtime for ThreadPerTask {
+//!     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+//!         std::thread::spawn(move || futures::executor::block_on(future));
+//!     }
+//!
+//!     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+//!         let (tx, rx) = futures::channel::oneshot::channel::<()>();
+//!         std::thread::spawn(move || {
+//!             std::thread::sleep(duration);
+//!             let _ = tx.send(());
+//!         });
+//!         async move {
+//!             let _ = rx.await;
+//!         }
+//!     }
+//! }
+//!
+//! let wg = taskgroup::WaitGroup::new();
+//! let guard = wg.enter();
+//! ThreadPerTask.spawn(async move {
+//!     ThreadPerTask.sleep(Duration::from_millis(1)).await;
+//!     drop(guard);
+//! });
+//! wg.wait_blocking();
+//! ```
+
+use core::future::Future;
+use core::time::Duration;
+
+#[cfg(feature = "async-std")]
+mod async_std;
+#[cfg(feature = "smol")]
+mod smol;
+#[cfg(feature = "tokio")]
+mod tokio;
+
+#[cfg(feature = "async-std")]
+pub use self::async_std::AsyncStdRuntime;
+#[cfg(feature = "smol")]
+pub use self::smol::SmolRuntime;
+#[cfg(feature = "tokio")]
+pub use self::tokio::TokioRuntime;
+
+/// An executor that can run futures in the background and sleep.
+///
+/// Implementations are cheap handles (`Clone`), usable from any thread.
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// Runs `future` to completion in the background, detached: nothing waits
+    /// for it unless the future itself reports back (through a
+    /// [`WaitGroup`](crate::WaitGroup) guard, a channel, ...).
+    ///
+    /// # Panics
+    ///
+    /// Whatever the executor does when it cannot spawn (tokio panics outside
+    /// a runtime).
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F);
+
+    /// A future that completes after `duration`.
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static;
+}

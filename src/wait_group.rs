@@ -1,0 +1,309 @@
+//! [`WaitGroup`]: wait for a set of tasks or threads to finish (Go's
+//! `sync.WaitGroup`), and its [`WaitGuard`].
+//!
+//! # When to use it
+//!
+//! Use a `WaitGroup` when you need to know that *some number of things* have
+//! finished, and the things are not futures you can hold: detached tasks,
+//! threads, callbacks, connections being drained. If you spawn futures and want
+//! their results or their errors, a task group is the better fit. Compared with
+//! the alternatives:
+//!
+//! * crossbeam's `WaitGroup` only blocks threads and consumes the handle on
+//!   `wait`; this one can be awaited, waited on with a time-out, and reused.
+//! * tokio-util's `TaskTracker` only works on tokio; this one needs no runtime.
+//! * A hand-rolled `AtomicUsize` + `Notify` calls `notify` on every transition
+//!   to zero; this one only touches its event when someone is waiting.
+
+use core::fmt;
+use std::time::Duration;
+
+use crate::counter::{AtZero, Wait, ZeroCounter, MAX_COUNT};
+use crate::sync::Arc;
+
+const UNDERFLOW: &str = "WaitGroup::done called more times than WaitGroup::add: \
+     the count is already zero (negative WaitGroup counter)";
+const OVERFLOW: &str = "WaitGroup::add overflowed the count (more than 2^31 - 1 outstanding)";
+
+/// Waits for a collection of tasks or threads to finish.
+///
+/// A counter that `add` raises and `done` lowers; [`wait`](Self::wait)
+/// completes when it reaches zero. Cloning gives another handle to the same
+/// group, like passing a `*sync.WaitGroup` in Go. The group is reusable: once
+/// it reaches zero it may be `add`ed to again.
+///
+/// Prefer [`enter`](Self::enter), which returns a [`WaitGuard`] that calls
+/// `done` exactly once when dropped — also when the task panics or is
+/// cancelled — over pairing `add` and `done` by hand.
+///
+/// `add` and `done` with nobody waiting are a single atomic read-modify-write
+/// each: no lock, no allocation, no wake-up machinery.
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::WaitGroup;
+///
+/// let wg = WaitGroup::new();
+/// for i in 0..4 {
+///     let guard = wg.enter();
+///     std::thread::spawn(move || {
+///         let _guard = guard; // `done()` when the thread ends
+///         println!("worker {i}");
+///     });
+/// }
+/// wg.wait_blocking();
+/// assert_eq!(wg.count(), 0);
+/// ```
+#[derive(Clone)]
+pub struct WaitGroup {
+    counter: Arc<ZeroCounter>,
+}
+
+impl WaitGroup {
+    /// Creates a group with a count of zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            counter: Arc::new(ZeroCounter::new(0, OVERFLOW)),
+        }
+    }
+
+    /// Adds `n` to the count.
+    ///
+    /// Call it before starting the work it counts, not inside it: a `wait`
+    /// that runs before the `add` would not wait for that work.
+    ///
+    /// # Panics
+    ///
+    /// If the count would exceed 2<sup>31</sup> − 1 (on 64-bit targets). The
+    /// count is left unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// wg.add(3);
+    /// assert_eq!(wg.count(), 3);
+    /// ```
+    #[track_caller]
+    pub fn add(&self, n: usize) {
+        self.counter.add(n, OVERFLOW);
+    }
+
+    /// Takes one off the count, waking every waiter if it reaches zero.
+    ///
+    /// # Panics
+    ///
+    /// If the count is already zero, with a message that names the misuse
+    /// (`done` called more times than `add`). The count stays at zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// wg.add(1);
+    /// wg.done();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    #[track_caller]
+    pub fn done(&self) {
+        self.counter.decrement(AtZero::Panic(UNDERFLOW));
+    }
+
+    /// Adds one to the count and returns a guard that calls [`done`](Self::done)
+    /// exactly once: when it is dropped, or when [`WaitGuard::done`] is called.
+    ///
+    /// The guard owns a handle to the group, so it can move into a spawned
+    /// task or thread. Because it runs on drop, the count is balanced even
+    /// when the work panics or its future is cancelled.
+    ///
+    /// # Panics
+    ///
+    /// As [`add`](Self::add), on overflow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let guard = wg.enter();
+    /// assert_eq!(wg.count(), 1);
+    /// drop(guard);
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the guard at once calls `done()` at once"]
+    pub fn enter(&self) -> WaitGuard {
+        self.add(1);
+        WaitGuard {
+            group: self.clone(),
+        }
+    }
+
+    /// The current count. Other handles may change it at any time, so treat
+    /// it as a snapshot (for progress reports, tests and `Debug`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// wg.add(2);
+    /// assert_eq!(wg.count(), 2);
+    /// ```
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.counter.count()
+    }
+
+    /// Waits until the count reaches zero.
+    ///
+    /// The future completes once the count has been zero at some moment after
+    /// `wait` was called, even if it was raised again before the future was
+    /// polled. On a group whose count is zero it completes at once, without
+    /// allocating or registering anything.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future at any point loses no wake-up for any
+    /// other waiter, and leaves the count unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// let guard = wg.enter();
+    /// std::thread::spawn(move || drop(guard));
+    /// futures::executor::block_on(wg.wait());
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    pub fn wait(&self) -> Wait<'_> {
+        Wait::new(&self.counter)
+    }
+
+    /// Blocks the current thread until the count reaches zero.
+    ///
+    /// Do not call it from inside an async task: it blocks the executor's
+    /// thread. Use [`wait`](Self::wait) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let guard = wg.enter();
+    /// std::thread::spawn(move || drop(guard));
+    /// wg.wait_blocking();
+    /// ```
+    pub fn wait_blocking(&self) {
+        self.counter.wait_blocking(None);
+    }
+
+    /// Blocks the current thread until the count reaches zero or `timeout`
+    /// passes. Returns `true` if the count reached zero, `false` on time-out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let wg = taskgroup::WaitGroup::new();
+    /// wg.add(1);
+    /// assert!(!wg.wait_blocking_timeout(Duration::from_millis(10)));
+    /// wg.done();
+    /// assert!(wg.wait_blocking_timeout(Duration::from_millis(10)));
+    /// ```
+    #[must_use = "the result says whether the group finished or the wait timed out"]
+    pub fn wait_blocking_timeout(&self, timeout: Duration) -> bool {
+        self.counter.wait_blocking(Some(timeout))
+    }
+}
+
+impl Default for WaitGroup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for WaitGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroup")
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+/// Calls [`WaitGroup::done`] exactly once, when dropped or when
+/// [`done`](Self::done) is called. Returned by [`WaitGroup::enter`].
+///
+/// # Examples
+///
+/// ```
+/// let wg = taskgroup::WaitGroup::new();
+/// let guard = wg.enter();
+/// let result = std::panic::catch_unwind(move || {
+///     let _guard = guard;
+///     panic!("the work failed");
+/// });
+/// assert!(result.is_err());
+/// assert_eq!(wg.count(), 0); // the guard balanced the count anyway
+/// ```
+#[must_use = "dropping the guard at once calls `done()` at once"]
+pub struct WaitGuard {
+    group: WaitGroup,
+}
+
+impl WaitGuard {
+    /// Calls `done` on the group now (instead of when the guard is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let guard = wg.enter();
+    /// guard.done();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    pub fn done(self) {
+        drop(self);
+    }
+
+    /// The group this guard belongs to.
+    #[must_use]
+    pub fn group(&self) -> &WaitGroup {
+        &self.group
+    }
+}
+
+impl Drop for WaitGuard {
+    fn drop(&mut self) {
+        // The guard's own `add(1)` keeps the count above zero until now, so
+        // this only finds zero when some other `done()` was one too many; say
+        // so, unless we are unwinding already (a second panic would abort).
+        let at_zero = if std::thread::panicking() {
+            AtZero::Ignore
+        } else {
+            AtZero::Panic(UNDERFLOW)
+        };
+        self.group.counter.decrement(at_zero);
+    }
+}
+
+impl fmt::Debug for WaitGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGuard")
+            .field("count", &self.group.count())
+            .finish()
+    }
+}
+
+// `MAX_COUNT` is documented as 2^31 - 1 on 64-bit targets.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(MAX_COUNT == (1 << 31) - 1);
