@@ -1,1 +1,51 @@
+//! The behaviour suite: every test in `wait_group`, `latch` and `cancel` runs
+//! once per runtime (see `common::runtime_tests!`), plus plain-thread and
+//! manual-poll tests that need no runtime.
+//!
+//! Run it with `cargo test --all-features`.
 
+mod common;
+
+mod cancel;
+mod latch;
+mod wait_group;
+
+/// Compile-time promises: every public type is `Send + Sync + 'static` where
+/// it owns its state, futures are `Send` (and `Unpin` where they hold no
+/// user future), so they can cross `spawn` and be used in `select!`.
+mod static_assertions {
+    use taskgroup::futures::{Cancelled, RunUntilCancelled, Wait};
+    use taskgroup::{CancellationToken, DropGuard, Latch, WaitGroup, WaitGuard};
+
+    fn send_sync_static<T: Send + Sync + 'static>() {}
+    fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+    fn send<T: Send>() {}
+
+    #[test]
+    fn handles_are_send_sync_static() {
+        send_sync_static::<WaitGroup>();
+        send_sync_static::<WaitGuard>();
+        send_sync_static::<Latch>();
+        send_sync_static::<CancellationToken>();
+        send_sync_static::<DropGuard>();
+        send_sync_static::<taskgroup::runtime::TokioRuntime>();
+        send_sync_static::<taskgroup::runtime::SmolRuntime>();
+        send_sync_static::<taskgroup::runtime::AsyncStdRuntime>();
+    }
+
+    #[test]
+    fn futures_are_send_sync_unpin() {
+        send_sync_unpin::<Wait<'static>>();
+        send_sync_unpin::<Cancelled<'static>>();
+        send::<RunUntilCancelled<'static, std::future::Ready<()>>>();
+    }
+
+    #[test]
+    fn handles_are_one_pointer() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<WaitGroup>(), size_of::<usize>());
+        assert_eq!(size_of::<Latch>(), size_of::<usize>());
+        assert_eq!(size_of::<CancellationToken>(), size_of::<usize>());
+        assert_eq!(size_of::<WaitGuard>(), size_of::<usize>());
+    }
+}
