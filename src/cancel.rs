@@ -76,10 +76,10 @@ impl Node {
 
     /// A node nobody can reach any more: no token handle (only its parent's
     /// list holds it) and no live descendants. Prunes `self`'s list on the way.
-    fn is_unreachable(self: &Arc<Self>) -> bool {
-        Arc::strong_count(self) == 1 && {
-            let mut children = lock(&self.children);
-            children.retain(|child| !child.is_unreachable());
+    fn is_unreachable(node: &Arc<Self>) -> bool {
+        Arc::strong_count(node) == 1 && {
+            let mut children = lock(&node.children);
+            children.retain(|child| !Node::is_unreachable(child));
             children.is_empty()
         }
     }
@@ -91,7 +91,7 @@ impl Node {
         }
         if children.len() == children.capacity() {
             // Amortized: the list is scanned only when it would grow.
-            children.retain(|child| !child.is_unreachable());
+            children.retain(|child| !Node::is_unreachable(child));
         }
         let child = Arc::new(Node::new(false));
         children.push(Arc::clone(&child));

@@ -6,10 +6,10 @@
 //! Everything lives in one `AtomicUsize`:
 //!
 //! ```text
-//!  usize::BITS-1        GEN_SHIFT  GEN_SHIFT-1          1   0
-//! +--------------------+----------+---------------------+---+
-//! |     generation     |          |        count        | W |
-//! +--------------------+----------+---------------------+---+
+//!  usize::BITS-1     GEN_SHIFT   GEN_SHIFT-1   GEN_SHIFT-2        1    0
+//! +-------------------+-----------+-------------+------------------+---+
+//! |    generation     |           |  overflow   |      count       | W |
+//! +-------------------+-----------+-------------+------------------+---+
 //! ```
 //!
 //! * `W` (`WAITING`): at least one waiter has registered a listener on `event`
@@ -18,6 +18,10 @@
 //!   same CAS: with nobody waiting, `add`/`done` never touch the `Event` (whose
 //!   `notify` costs a lock and a fence even with no listener).
 //! * `count`: the outstanding count, at most [`MAX_COUNT`].
+//! * `overflow`: a guard bit above the count. `add` is a plain `fetch_add`;
+//!   an `add` past `MAX_COUNT` carries into this bit, never into the
+//!   generation, and is then taken back (and panics). While it is set, the
+//!   count reads as above `MAX_COUNT`, so nobody mistakes it for zero.
 //! * `generation`: bumped (wrapping) every time the count reaches zero. A
 //!   waiter remembers the generation it started in, so a group that reaches
 //!   zero and is `add`ed again before the waiter runs still lets that waiter
@@ -50,10 +54,8 @@ use crate::sync::{AtomicUsize, Ordering};
 const WAITING: usize = 1;
 /// The count starts at bit 1.
 const COUNT_SHIFT: u32 = 1;
-/// One unit of count.
-const COUNT_ONE: usize = 1 << COUNT_SHIFT;
 /// The generation takes the high half of the word on 64-bit targets (and the
-/// top 8 bits elsewhere).
+/// top 8 bits elsewhere); the bit below it is the overflow guard.
 const GEN_SHIFT: u32 = if usize::BITS >= 64 {
     32
 } else {
@@ -63,13 +65,17 @@ const GEN_SHIFT: u32 = if usize::BITS >= 64 {
 const GEN_ONE: usize = 1 << GEN_SHIFT;
 /// The bits of the generation.
 const GEN_MASK: usize = !(GEN_ONE - 1);
-/// The largest count the word can hold (2^31 - 1 on 64-bit targets).
-pub(crate) const MAX_COUNT: usize = (1 << (GEN_SHIFT - COUNT_SHIFT)) - 1;
+/// The count and its overflow guard bit, shifted down.
+const COUNT_FIELD: usize = (1 << (GEN_SHIFT - COUNT_SHIFT)) - 1;
+/// The largest count (2^30 - 1 on 64-bit targets): one bit below the guard.
+pub(crate) const MAX_COUNT: usize = COUNT_FIELD >> 1;
 
+#[inline]
 fn count_of(state: usize) -> usize {
-    (state >> COUNT_SHIFT) & MAX_COUNT
+    (state >> COUNT_SHIFT) & COUNT_FIELD
 }
 
+#[inline]
 fn generation_of(state: usize) -> usize {
     state & GEN_MASK
 }
@@ -100,48 +106,67 @@ impl ZeroCounter {
 
     /// The current count. Acquire: a caller that sees zero also sees every
     /// write made before the decrements that got it there.
+    #[inline]
     pub(crate) fn count(&self) -> usize {
         count_of(self.state.load(Ordering::Acquire))
     }
 
     /// Adds `n` to the count.
+    #[inline]
     #[track_caller]
     pub(crate) fn add(&self, n: usize, overflow_message: &'static str) {
-        if n == 0 {
-            return;
+        if n > MAX_COUNT {
+            panic!("{}", overflow_message);
         }
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if n > MAX_COUNT - count_of(state) {
-                panic!("{}", overflow_message);
-            }
-            // Relaxed: raising the count publishes nothing; waiters only
-            // synchronize with the decrements (as `Arc::clone` does).
-            match self.state.compare_exchange_weak(
-                state,
-                state + (n << COUNT_SHIFT),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(actual) => state = actual,
-            }
+        // Relaxed: raising the count publishes nothing; waiters only
+        // synchronize with the decrements (as `Arc::clone` does). With
+        // `n <= MAX_COUNT` and a count `<= MAX_COUNT`, the sum fits below the
+        // generation (the guard bit catches the carry).
+        // (Two overflowing `add`s racing each other could carry past the
+        // guard bit for the moment before both are taken back: a misuse at
+        // 2^30 outstanding, accepted for a one-instruction `add`.)
+        let previous = self.state.fetch_add(n << COUNT_SHIFT, Ordering::Relaxed);
+        if count_of(previous) + n > MAX_COUNT {
+            self.add_overflowed(n, overflow_message);
         }
     }
 
+    /// Takes back an `add` that went past `MAX_COUNT`, then panics. Meanwhile
+    /// the count read above `MAX_COUNT`, never zero; taking it back goes
+    /// through `sub`, so a count that other `done`s brought to zero meanwhile
+    /// still ends its generation and wakes its waiters.
+    #[cold]
+    #[track_caller]
+    fn add_overflowed(&self, n: usize, overflow_message: &'static str) -> ! {
+        self.sub(n, AtZero::Ignore);
+        panic!("{}", overflow_message);
+    }
+
     /// Takes one off the count, waking every waiter if it reaches zero.
+    #[inline]
     #[track_caller]
     pub(crate) fn decrement(&self, at_zero: AtZero) {
+        self.sub(1, at_zero);
+    }
+
+    /// Takes `n` off the count, waking every waiter if it reaches zero. A
+    /// count below `n` is left alone and handled as `at_zero` says.
+    #[inline]
+    #[track_caller]
+    fn sub(&self, n: usize, at_zero: AtZero) {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            let new = match count_of(state) {
-                0 => match at_zero {
+            let count = count_of(state);
+            let new = if count < n {
+                match at_zero {
                     AtZero::Ignore => return,
                     AtZero::Panic(message) => panic!("{}", message),
-                },
+                }
+            } else if count == n {
                 // To zero: next generation, count 0, `WAITING` cleared.
-                1 => generation_of(state).wrapping_add(GEN_ONE),
-                _ => state - COUNT_ONE,
+                generation_of(state).wrapping_add(GEN_ONE)
+            } else {
+                state - (n << COUNT_SHIFT)
             };
             // Release: the work before this decrement happens-before a waiter
             // that reads zero (all writers are RMWs, so the release sequences
@@ -152,7 +177,7 @@ impl ZeroCounter {
                 .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    if count_of(state) == 1 && state & WAITING != 0 {
+                    if count == n && state & WAITING != 0 {
                         self.event.notify(usize::MAX);
                     }
                     return;
@@ -163,6 +188,7 @@ impl ZeroCounter {
     }
 
     /// The generation to wait on, or `None` when the count is zero already.
+    #[inline]
     pub(crate) fn waiting_generation(&self) -> Option<usize> {
         let state = self.state.load(Ordering::Acquire);
         (count_of(state) != 0).then(|| generation_of(state))
@@ -261,6 +287,7 @@ pub struct Wait<'a> {
 }
 
 impl<'a> Wait<'a> {
+    #[inline]
     pub(crate) fn new(counter: &'a ZeroCounter) -> Self {
         Self {
             counter,
@@ -273,29 +300,37 @@ impl<'a> Wait<'a> {
 impl Future for Wait<'_> {
     type Output = ();
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let Some(generation) = this.generation else {
-            return Poll::Ready(());
-        };
+        // Fast path, inlined into the caller: a group that was at zero when
+        // `wait` was called is ready without touching anything else.
+        match self.generation {
+            None => Poll::Ready(()),
+            Some(generation) => self.poll_waiting(generation, cx),
+        }
+    }
+}
+
+impl Wait<'_> {
+    fn poll_waiting(&mut self, generation: usize, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            if let Some(listener) = this.listener.as_mut() {
+            if let Some(listener) = self.listener.as_mut() {
                 if Pin::new(listener).poll(cx).is_pending() {
                     return Poll::Pending;
                 }
-                this.listener = None;
+                self.listener = None;
                 // A late notification for an earlier generation: re-check,
                 // and register again if our generation is still running.
             }
-            if this.counter.reached_zero(generation) {
+            if self.counter.reached_zero(generation) {
                 break;
             }
-            match this.counter.register(generation) {
-                Some(listener) => this.listener = Some(listener),
+            match self.counter.register(generation) {
+                Some(listener) => self.listener = Some(listener),
                 None => break,
             }
         }
-        this.generation = None;
+        self.generation = None;
         Poll::Ready(())
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::counter::{AtZero, Wait, ZeroCounter};
 use crate::sync::Arc;
 
-const TOO_LARGE: &str = "Latch::new: count too large (more than 2^31 - 1)";
+const TOO_LARGE: &str = "Latch::new: count too large (more than 2^30 - 1)";
 
 /// A gate that opens when its count reaches zero, and stays open.
 ///
@@ -46,7 +46,7 @@ impl Latch {
     ///
     /// # Panics
     ///
-    /// If `count` exceeds 2<sup>31</sup> − 1 (on 64-bit targets).
+    /// If `count` exceeds 2<sup>30</sup> − 1 (on 64-bit targets).
     ///
     /// # Examples
     ///
@@ -73,6 +73,7 @@ impl Latch {
     /// latch.count_down(); // already open: no-op
     /// assert_eq!(latch.count(), 0);
     /// ```
+    #[inline]
     pub fn count_down(&self) {
         self.counter.decrement(AtZero::Ignore);
     }
@@ -86,6 +87,7 @@ impl Latch {
     /// latch.count_down();
     /// assert_eq!(latch.count(), 1);
     /// ```
+    #[inline]
     #[must_use]
     pub fn count(&self) -> usize {
         self.counter.count()
@@ -102,6 +104,7 @@ impl Latch {
     /// latch.count_down();
     /// assert!(latch.try_wait());
     /// ```
+    #[inline]
     #[must_use]
     pub fn try_wait(&self) -> bool {
         self.counter.count() == 0
@@ -122,6 +125,7 @@ impl Latch {
     /// futures::executor::block_on(latch.wait());
     /// assert!(latch.try_wait());
     /// ```
+    #[inline]
     pub fn wait(&self) -> Wait<'_> {
         Wait::new(&self.counter)
     }

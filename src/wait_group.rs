@@ -23,7 +23,7 @@ use crate::sync::Arc;
 
 const UNDERFLOW: &str = "WaitGroup::done called more times than WaitGroup::add: \
      the count is already zero (negative WaitGroup counter)";
-const OVERFLOW: &str = "WaitGroup::add overflowed the count (more than 2^31 - 1 outstanding)";
+const OVERFLOW: &str = "WaitGroup::add overflowed the count (more than 2^30 - 1 outstanding)";
 
 /// Waits for a collection of tasks or threads to finish.
 ///
@@ -83,7 +83,7 @@ impl WaitGroup {
     ///
     /// # Panics
     ///
-    /// If the count would exceed 2<sup>31</sup> − 1 (on 64-bit targets). The
+    /// If the count would exceed 2<sup>30</sup> − 1 (on 64-bit targets). The
     /// count is left unchanged.
     ///
     /// # Examples
@@ -93,6 +93,7 @@ impl WaitGroup {
     /// wg.add(3);
     /// assert_eq!(wg.count(), 3);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn add(&self, n: usize) {
         self.counter.add(n, OVERFLOW);
@@ -113,6 +114,7 @@ impl WaitGroup {
     /// wg.done();
     /// assert_eq!(wg.count(), 0);
     /// ```
+    #[inline]
     #[track_caller]
     pub fn done(&self) {
         self.counter.decrement(AtZero::Panic(UNDERFLOW));
@@ -157,6 +159,7 @@ impl WaitGroup {
     /// wg.add(2);
     /// assert_eq!(wg.count(), 2);
     /// ```
+    #[inline]
     #[must_use]
     pub fn count(&self) -> usize {
         self.counter.count()
@@ -185,6 +188,7 @@ impl WaitGroup {
     /// futures::executor::block_on(wg.wait());
     /// assert_eq!(wg.count(), 0);
     /// ```
+    #[inline]
     pub fn wait(&self) -> Wait<'_> {
         Wait::new(&self.counter)
     }
@@ -304,6 +308,6 @@ impl fmt::Debug for WaitGuard {
     }
 }
 
-// `MAX_COUNT` is documented as 2^31 - 1 on 64-bit targets.
+// `MAX_COUNT` is documented as 2^30 - 1 on 64-bit targets.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(MAX_COUNT == (1 << 31) - 1);
+const _: () = assert!(MAX_COUNT == (1 << 30) - 1);

@@ -1,1 +1,227 @@
+//! Loom models: every interleaving (up to the preemption bound) of the
+//! primitives' wake-up protocols, so a lost wake-up is found, not hoped away.
+//!
+//! Run with:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
+//!     cargo test --release --features loom --test loom
+//! ```
+//!
+//! A model that loses a wake-up deadlocks, and loom reports the deadlock
+//! (it aborts the process, so these are plain `#[test]`s, never
+//! `#[should_panic]`).
+#![cfg(loom)]
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Waker};
+
+use loom::future::block_on;
+use loom::thread;
+use taskgroup::{CancellationToken, Latch, WaitGroup};
+
+/// Polls `future` once with a no-op waker: a waiter that registers and is
+/// then abandoned, as in a lost `select!` branch.
+fn poll_once_then_drop<F: Future + Unpin>(mut future: F) {
+    let _ = Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop()));
+}
+
+mod wait_group {
+    use super::*;
+
+    #[test]
+    fn done_against_wait() {
+        loom::model(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let doer = wg.clone();
+            let worker = thread::spawn(move || doer.done());
+            block_on(wg.wait());
+            assert_eq!(wg.count(), 0);
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn two_dones_against_two_waiters() {
+        loom::model(|| {
+            let wg = WaitGroup::new();
+            wg.add(2);
+            let doer = wg.clone();
+            let worker = thread::spawn(move || doer.done());
+            let other = wg.clone();
+            let waiter = thread::spawn(move || block_on(other.wait()));
+            wg.done();
+            block_on(wg.wait());
+            waiter.join().unwrap();
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn overflowing_add_is_taken_back_against_done() {
+        // The overflowing `add` is undone while a `done` races it: the count
+        // ends where it would have without the `add`, and the waiter wakes.
+        loom::model(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let doer = wg.clone();
+            let worker = thread::spawn(move || doer.done());
+            let adder = wg.clone();
+            let overflow = thread::spawn(move || {
+                std::panic::catch_unwind(move || adder.add((1 << 30) - 1)).is_err()
+            });
+            block_on(wg.wait());
+            worker.join().unwrap();
+            assert!(overflow.join().unwrap(), "the add panicked");
+            assert_eq!(wg.count(), 0);
+        });
+    }
+
+    #[test]
+    fn waiter_dropped_mid_wait_takes_no_wakeup() {
+        loom::model(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let abandoning = wg.clone();
+            let abandoner = thread::spawn(move || poll_once_then_drop(abandoning.wait()));
+            let doer = wg.clone();
+            let worker = thread::spawn(move || doer.done());
+            block_on(wg.wait());
+            abandoner.join().unwrap();
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn reuse_while_a_waiter_is_parked() {
+        // The count reaches zero and is raised again; the waiter of the first
+        // round must still finish (generation), not wait for the second.
+        loom::model(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let doer = wg.clone();
+            let worker = thread::spawn(move || {
+                doer.done();
+                doer.add(1);
+            });
+            block_on(wg.wait());
+            worker.join().unwrap();
+            assert_eq!(wg.count(), 1);
+        });
+    }
+
+    #[test]
+    fn wait_blocking_against_done() {
+        loom::model(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let doer = wg.clone();
+            let worker = thread::spawn(move || doer.done());
+            wg.wait_blocking();
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn guard_dropped_on_another_thread() {
+        loom::model(|| {
+            let wg = WaitGroup::new();
+            let guard = wg.enter();
+            let worker = thread::spawn(move || drop(guard));
+            block_on(wg.wait());
+            worker.join().unwrap();
+        });
+    }
+}
+
+mod latch {
+    use super::*;
+
+    #[test]
+    fn count_down_against_wait() {
+        loom::model(|| {
+            let latch = Latch::new(2);
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    let latch = latch.clone();
+                    thread::spawn(move || latch.count_down())
+                })
+                .collect();
+            block_on(latch.wait());
+            assert!(latch.try_wait());
+            for worker in workers {
+                worker.join().unwrap();
+            }
+        });
+    }
+
+    #[test]
+    fn waiter_dropped_mid_wait_takes_no_wakeup() {
+        loom::model(|| {
+            let latch = Latch::new(1);
+            let abandoning = latch.clone();
+            let abandoner = thread::spawn(move || poll_once_then_drop(abandoning.wait()));
+            let opener = latch.clone();
+            let worker = thread::spawn(move || opener.count_down());
+            block_on(latch.wait());
+            abandoner.join().unwrap();
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn arrive_and_wait_two_parties() {
+        loom::model(|| {
+            let latch = Latch::new(2);
+            let other = latch.clone();
+            let party = thread::spawn(move || block_on(other.arrive_and_wait()));
+            block_on(latch.arrive_and_wait());
+            party.join().unwrap();
+        });
+    }
+}
+
+mod cancel {
+    use super::*;
+
+    #[test]
+    fn cancel_against_cancelled() {
+        loom::model(|| {
+            let token = CancellationToken::new();
+            let canceller = token.clone();
+            let worker = thread::spawn(move || canceller.cancel());
+            block_on(token.cancelled());
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn parent_cancel_against_child_creation_and_wait() {
+        // A child created while its parent is being cancelled is cancelled
+        // either way: born cancelled, or reached by the parent's `cancel`.
+        loom::model(|| {
+            let parent = CancellationToken::new();
+            let canceller = parent.clone();
+            let worker = thread::spawn(move || canceller.cancel());
+            let child = parent.child_token();
+            block_on(child.cancelled());
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn waiter_dropped_mid_wait_takes_no_wakeup() {
+        loom::model(|| {
+            let token = CancellationToken::new();
+            let abandoning = token.clone();
+            let abandoner = thread::spawn(move || poll_once_then_drop(abandoning.cancelled()));
+            let canceller = token.clone();
+            let worker = thread::spawn(move || canceller.cancel());
+            block_on(token.cancelled());
+            abandoner.join().unwrap();
+            worker.join().unwrap();
+        });
+    }
+}
