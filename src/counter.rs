@@ -211,8 +211,11 @@ impl ZeroCounter {
             if count_of(state) == 0 || generation_of(state) != generation {
                 return None;
             }
-            // Always write, even when `WAITING` is set already: our RMW must
-            // be ordered against the decrement's RMW (a plain load is not).
+            // Always write, even when `WAITING` is set already: then our RMW
+            // is ordered against the decrement's RMW on this word, and the
+            // argument does not lean on event-listener's internal lock.
+            // (Loom finds the deadlock when the listener is registered after
+            // this CAS instead of before it.)
             match self.state.compare_exchange_weak(
                 state,
                 state | WAITING,
