@@ -242,7 +242,9 @@ impl CancellationToken {
     /// future is dropped when the returned future is).
     ///
     /// Cancellation is checked first at every poll, so on a cancelled token
-    /// `future` is never polled.
+    /// `future` is never polled. A `future` that completes at its first poll
+    /// costs nothing beyond an atomic load; one that waits also registers a
+    /// listener for the cancellation.
     ///
     /// # Cancel safety
     ///
@@ -347,10 +349,18 @@ impl<F: Future> Future for RunUntilCancelled<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         // Biased towards cancellation: a cancelled token never polls `future`.
-        if Pin::new(this.cancelled).poll(cx).is_ready() {
+        if this.cancelled.node.is_cancelled() {
             return Poll::Ready(None);
         }
-        this.future.poll(cx).map(Some)
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        // Only a future that waits registers for cancellation: work that
+        // finishes in its first poll costs no listener (no allocation).
+        match Pin::new(this.cancelled).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

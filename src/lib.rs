@@ -72,6 +72,7 @@
 
 mod cancel;
 mod counter;
+mod group;
 mod latch;
 mod sync;
 mod wait_group;
@@ -79,6 +80,7 @@ mod wait_group;
 pub mod runtime;
 
 pub use cancel::{CancellationToken, DropGuard};
+pub use group::{CancelCause, ErrGroup, GroupError, PanicPolicy, Spawner};
 pub use latch::Latch;
 pub use wait_group::{WaitGroup, WaitGuard};
 

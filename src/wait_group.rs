@@ -149,6 +149,50 @@ impl WaitGroup {
         }
     }
 
+    /// Spawns `future` on `runtime` and counts it: `add(1)` now, `done()`
+    /// when the task ends — also when it panics or the runtime drops it
+    /// (Go 1.25's `WaitGroup.Go`).
+    ///
+    /// # Panics
+    ///
+    /// As [`add`](Self::add), on overflow; and whatever `runtime.spawn` does
+    /// when it cannot spawn.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use taskgroup::{runtime::SmolRuntime, WaitGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let wg = WaitGroup::new();
+    ///     let hits = Arc::new(AtomicUsize::new(0));
+    ///     for _ in 0..10 {
+    ///         let hits = hits.clone();
+    ///         wg.spawn(&SmolRuntime::global(), async move {
+    ///             hits.fetch_add(1, Ordering::Relaxed);
+    ///         });
+    ///     }
+    ///     wg.wait().await;
+    ///     assert_eq!(hits.load(Ordering::Relaxed), 10);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<R, F>(&self, runtime: &R, future: F)
+    where
+        R: crate::runtime::Runtime,
+        F: core::future::Future<Output = ()> + Send + 'static,
+    {
+        // The guard is captured by the task's future, so it is dropped (and
+        // calls `done`) however that future ends, even never polled.
+        let guard = self.enter();
+        runtime.spawn(async move {
+            let _guard = guard;
+            future.await;
+        });
+    }
+
     /// The current count. Other handles may change it at any time, so treat
     /// it as a snapshot (for progress reports, tests and `Debug`).
     ///

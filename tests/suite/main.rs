@@ -7,6 +7,7 @@
 mod common;
 
 mod cancel;
+mod err_group;
 mod latch;
 mod wait_group;
 

@@ -1,0 +1,115 @@
+//! What a group reports when not every task produced a value.
+
+use core::any::Any;
+use core::fmt;
+
+/// Why a group cancelled its tasks (Go's `context.Cause`).
+///
+/// The first cause wins: a group cancelled by an error and then dropped
+/// reports [`TaskFailed`](Self::TaskFailed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CancelCause {
+    /// A task returned an error (and the group cancels on error, the default).
+    TaskFailed,
+    /// A task panicked.
+    TaskPanicked,
+    /// [`ErrGroup::cancel`](crate::ErrGroup::cancel) was called.
+    Explicit,
+    /// The group's deadline passed, or a `join_all_timeout` timed out.
+    Deadline,
+    /// The group was dropped without being joined.
+    GroupDropped,
+    /// The parent group (of a [`child`](crate::ErrGroup::child) group) was
+    /// cancelled.
+    Parent,
+}
+
+impl fmt::Display for CancelCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TaskFailed => "a task failed",
+            Self::TaskPanicked => "a task panicked",
+            Self::Explicit => "the group was cancelled",
+            Self::Deadline => "the group's deadline passed",
+            Self::GroupDropped => "the group was dropped",
+            Self::Parent => "the parent group was cancelled",
+        })
+    }
+}
+
+/// Why a task, or a whole group, produced no value.
+pub enum GroupError<E> {
+    /// A task returned this error. From `join`, the first task to fail.
+    Task(E),
+    /// A task panicked, and the group's [`PanicPolicy`](crate::PanicPolicy)
+    /// is `Capture`: the panic's payload, as `catch_unwind` gives it. (Under
+    /// the default policy the panic is resumed in the joiner instead.)
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// The task was cancelled before it finished (its future was dropped),
+    /// for this reason.
+    Cancelled(CancelCause),
+    /// The runtime dropped the task before it finished: it was shut down, or
+    /// dropped the task for its own reasons. The group never hangs on it.
+    Lost,
+}
+
+impl<E> GroupError<E> {
+    /// The task's own error, if that is what this is.
+    pub fn into_task_error(self) -> Option<E> {
+        match self {
+            Self::Task(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The message of a captured panic, when its payload is a string (as
+    /// `panic!("...")` makes it).
+    #[must_use]
+    pub fn panic_message(&self) -> Option<&str> {
+        let Self::Panicked(payload) = self else {
+            return None;
+        };
+        payload
+            .downcast_ref::<&'static str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Task(error) => f.debug_tuple("Task").field(error).finish(),
+            Self::Panicked(_) => f
+                .debug_tuple("Panicked")
+                .field(&self.panic_message().unwrap_or("<non-string payload>"))
+                .finish(),
+            Self::Cancelled(cause) => f.debug_tuple("Cancelled").field(cause).finish(),
+            Self::Lost => f.write_str("Lost"),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Task(error) => write!(f, "task failed: {error}"),
+            Self::Panicked(_) => match self.panic_message() {
+                Some(message) => write!(f, "task panicked: {message}"),
+                None => f.write_str("task panicked"),
+            },
+            Self::Cancelled(cause) => write!(f, "task cancelled: {cause}"),
+            Self::Lost => f.write_str("task lost: the runtime dropped it before it finished"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for GroupError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Task(error) => Some(error),
+            _ => None,
+        }
+    }
+}

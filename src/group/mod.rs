@@ -1,0 +1,501 @@
+//! [`ErrGroup`]: spawn futures on any runtime, join their results, and cancel
+//! the rest on the first error (Go's `errgroup`, Python's `asyncio.TaskGroup`,
+//! Java's `StructuredTaskScope`).
+//!
+//! # When to use it
+//!
+//! Use an `ErrGroup` when you spawn a set of fallible futures and want all
+//! their results, or the first error with the rest stopped — and no task left
+//! running behind your back. Compared with the alternatives:
+//!
+//! * tokio's `JoinSet` is tokio-only, needs `&mut` to spawn, and has no
+//!   first-error policy or limit; `ErrGroup` works on every runtime, spawns
+//!   through `&self` (and a [`Spawner`] from inside tasks), cancels on the
+//!   first error and bounds concurrency with [`with_limit`](ErrGroup::with_limit).
+//! * tokio-util's `TaskTracker` only counts tasks; it loses their results and
+//!   their panics.
+//! * `futures::future::try_join_all` runs everything on one task; `ErrGroup`
+//!   spawns, so the work runs in parallel.
+//!
+//! # Semantics
+//!
+//! * **First error cancels the rest.** When a task returns `Err` (or panics),
+//!   the group's [`CancellationToken`] is cancelled and every other task's
+//!   future is dropped at once (it is woken for that). Cancellation is
+//!   cooperative: a task stops at its next `.await`, not in the middle of
+//!   synchronous code. Tasks that need to clean up can watch
+//!   [`cancellation_token`](ErrGroup::cancellation_token).
+//!   [`keep_going`](ErrGroup::keep_going) turns this off (Go's `conc` error
+//!   pool): every task runs, and [`join_all`](ErrGroup::join_all) returns
+//!   every outcome.
+//! * **Nothing outlives the group.** `join` returns only after every spawned
+//!   future has completed or been dropped. Dropping the group without joining
+//!   cancels its tasks ([`CancelCause::GroupDropped`]).
+//! * **Panics** are caught in the task — the same on every runtime — count as
+//!   a failure, and are resumed in the task that joins
+//!   ([`PanicPolicy::Resume`], the default) or handed over as
+//!   [`GroupError::Panicked`] with their payload ([`PanicPolicy::Capture`]).
+//! * **Nothing is lost.** A task that the runtime drops before it finishes
+//!   (say, the runtime shut down) is reported as [`GroupError::Lost`]; the
+//!   join does not hang on it.
+//!
+//! # Nested groups
+//!
+//! [`child`](ErrGroup::child) makes a group whose token is a child of this
+//! group's: cancelling the parent cancels the child's tasks, and the parent's
+//! join waits until the child has been joined or dropped and its tasks are
+//! gone. A child's errors go to whoever joins the child; they reach the parent
+//! when that code returns them (`child.join().await` inside a parent task,
+//! with `?`), as with Python's nested task groups.
+
+mod error;
+mod shared;
+mod task;
+
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
+use std::panic::resume_unwind;
+
+pub use error::{CancelCause, GroupError};
+
+use self::shared::{Finished, Placement, Shared};
+use self::task::{task, worker, Job, Recorder, Slot};
+use crate::runtime::Runtime;
+use crate::sync::Arc;
+use crate::CancellationToken;
+
+/// What the group's joiner does with a task that panicked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PanicPolicy {
+    /// Resume the panic in the task that calls `join`/`join_next`/`join_all`
+    /// (after every task has finished, for `join` and `join_all`), payload
+    /// intact. The default: a panic is a bug, and should look like one.
+    #[default]
+    Resume,
+    /// Report it as [`GroupError::Panicked`] with its payload (conc's
+    /// `WaitAndRecover`).
+    Capture,
+}
+
+/// A group of spawned fallible tasks: join all their results in spawn order,
+/// or the first error with the rest cancelled.
+///
+/// `T` is what a task returns on success, `E` its error, `R` the
+/// [`Runtime`] it spawns on.
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::{ErrGroup, GroupError};
+/// use taskgroup::runtime::SmolRuntime;
+///
+/// smol::block_on(async {
+///     let group = ErrGroup::new(SmolRuntime::global());
+///     for n in 1..=3u32 {
+///         group.spawn(async move { Ok::<_, String>(n * 10) });
+///     }
+///     assert_eq!(group.join().await.unwrap(), vec![10, 20, 30]);
+///
+///     let group = ErrGroup::new(SmolRuntime::global());
+///     group.spawn(async { Err::<u32, _>("no route to host") });
+///     group.spawn(std::future::pending()); // cancelled by the error
+///     match group.join().await {
+///         Err(GroupError::Task(error)) => assert_eq!(error, "no route to host"),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// });
+/// ```
+pub struct ErrGroup<T, E, R: Runtime> {
+    spawner: Spawner<T, E, R>,
+    joined: bool,
+}
+
+/// A handle that spawns into an [`ErrGroup`] from anywhere — inside its own
+/// tasks, for dynamic fan-out — without owning the group: the group's owner
+/// still joins it, and dropping the group still cancels everything.
+///
+/// Spawning after the group was joined or dropped is refused.
+pub struct Spawner<T, E, R: Runtime> {
+    shared: Arc<Shared<T, E>>,
+    runtime: R,
+}
+
+impl<T, E, R> ErrGroup<T, E, R>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    R: Runtime,
+{
+    /// A group that spawns on `runtime`, with no limit.
+    #[must_use]
+    pub fn new(runtime: R) -> Self {
+        Self::with_token(runtime, CancellationToken::new())
+    }
+
+    fn with_token(runtime: R, token: CancellationToken) -> Self {
+        Self {
+            spawner: Spawner {
+                shared: Arc::new(Shared::new(token)),
+                runtime,
+            },
+            joined: false,
+        }
+    }
+
+    /// At most `limit` of this group's futures run at once; the others wait
+    /// their turn in FIFO order. `spawn` never blocks: a waiting task costs
+    /// its future, boxed, in a queue.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is zero (nothing could ever run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{ErrGroup, runtime::SmolRuntime};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global()).with_limit(4);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn with_limit(self, limit: usize) -> Self {
+        assert!(
+            limit > 0,
+            "ErrGroup::with_limit(0): a limit of zero would never run any task"
+        );
+        self.spawner.shared.lock().limit = Some(limit);
+        self
+    }
+
+    /// Errors no longer cancel the other tasks: every task runs to its end,
+    /// and [`join_all`](Self::join_all) returns every outcome (Go's `conc`
+    /// `ErrorPool`). `join` still returns the first error.
+    #[must_use]
+    pub fn keep_going(self) -> Self {
+        self.spawner.shared.lock().cancel_on_error = false;
+        self
+    }
+
+    /// Chooses what the joiner does with a panicking task (the default is
+    /// [`PanicPolicy::Resume`]).
+    #[must_use]
+    pub fn with_panic_policy(self, policy: PanicPolicy) -> Self {
+        self.spawner.shared.lock().panic_policy = policy;
+        self
+    }
+
+    /// Cancels the group (cause [`CancelCause::Deadline`]) if it has not
+    /// been joined after `timeout`.
+    #[must_use]
+    pub fn with_deadline(self, timeout: Duration) -> Self {
+        self.schedule_deadline(timeout);
+        self
+    }
+
+    fn schedule_deadline(&self, timeout: Duration) {
+        let shared = Arc::clone(&self.spawner.shared);
+        let sleep = self.spawner.runtime.sleep(timeout);
+        self.spawner.runtime.spawn(async move {
+            let handle_gone = shared.handle_gone_token().clone();
+            if handle_gone.run_until_cancelled(sleep).await.is_some() {
+                shared.cancel(CancelCause::Deadline);
+            }
+        });
+    }
+
+    /// Spawns `future` as a task of the group.
+    ///
+    /// With a [limit](Self::with_limit) reached, the task waits its turn.
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let spawned = self.spawner.spawn(future);
+        debug_assert!(spawned.is_ok(), "a live group is never closed");
+    }
+
+    /// Spawns `future` only if it can start now: with a limit reached, hands
+    /// the future back instead (Go's `TryGo`).
+    ///
+    /// # Errors
+    ///
+    /// `Err(future)` when the group's limit is reached.
+    pub fn try_spawn<F>(&self, future: F) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.spawner.try_spawn(future)
+    }
+
+    /// A handle that spawns into this group from inside its tasks.
+    #[must_use]
+    pub fn spawner(&self) -> Spawner<T, E, R> {
+        self.spawner.clone()
+    }
+
+    /// A nested group on the same runtime: cancelled with this one, and
+    /// waited for by this one's join (see the [module docs](self)).
+    #[must_use]
+    pub fn child<T2, E2>(&self) -> ErrGroup<T2, E2, R>
+    where
+        T2: Send + 'static,
+        E2: Send + 'static,
+    {
+        let child = ErrGroup::with_token(
+            self.spawner.runtime.clone(),
+            self.spawner.shared.token().child_token(),
+        );
+        child.spawner.shared.link_to_parent(&self.spawner.shared);
+        child
+    }
+
+    /// Waits for every task and returns their values in spawn order, or the
+    /// first failure (by the time it happened): a task's error, or a captured
+    /// panic. If the group was cancelled otherwise (explicitly, by deadline,
+    /// or by a parent) and a task did not finish, returns
+    /// [`GroupError::Cancelled`] with the cause; if the runtime lost a task,
+    /// [`GroupError::Lost`].
+    ///
+    /// Values taken by [`join_next`](Self::join_next) are not returned again.
+    ///
+    /// # Panics
+    ///
+    /// Resumes a task's panic, after every task has finished, under
+    /// [`PanicPolicy::Resume`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the group, which cancels its tasks.
+    pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
+        let mut values = Vec::new();
+        let mut failure = None;
+        let mut cancellation = None;
+        while let Some((index, result)) = self.spawner.shared.next_finished().await {
+            match result {
+                Ok(value) => values.push((index, value)),
+                Err(error @ (GroupError::Task(_) | GroupError::Panicked(_))) => {
+                    failure.get_or_insert(error);
+                }
+                Err(error) => {
+                    cancellation.get_or_insert(error);
+                }
+            }
+        }
+        self.joined = true;
+        if let Some(failure) = failure {
+            return Err(self.resume_if_panic(failure));
+        }
+        if let Some(cancellation) = cancellation {
+            return Err(cancellation);
+        }
+        values.sort_unstable_by_key(|&(index, _)| index);
+        Ok(values.into_iter().map(|(_, value)| value).collect())
+    }
+
+    /// Waits for every task and returns every outcome in spawn order: values,
+    /// errors, captured panics, cancellations. Use it with
+    /// [`keep_going`](Self::keep_going) to collect all errors.
+    ///
+    /// # Panics
+    ///
+    /// Resumes the first task panic, after every task has finished, under
+    /// [`PanicPolicy::Resume`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the group, which cancels its tasks.
+    pub async fn join_all(mut self) -> Vec<Result<T, GroupError<E>>> {
+        let mut finished: Vec<Finished<T, E>> = Vec::new();
+        while let Some(next) = self.spawner.shared.next_finished().await {
+            finished.push(next);
+        }
+        self.joined = true;
+        if self.policy() == PanicPolicy::Resume {
+            if let Some(at) = finished
+                .iter()
+                .position(|(_, result)| matches!(result, Err(GroupError::Panicked(_))))
+            {
+                if let (_, Err(GroupError::Panicked(payload))) = finished.swap_remove(at) {
+                    resume_unwind(payload);
+                }
+            }
+        }
+        finished.sort_unstable_by_key(|&(index, _)| index);
+        finished.into_iter().map(|(_, result)| result).collect()
+    }
+
+    /// Like [`join_all`](Self::join_all), but cancels what is left after
+    /// `timeout` (cause [`CancelCause::Deadline`]): the tasks that completed
+    /// give their values, the others `Err(GroupError::Cancelled(Deadline))`.
+    pub async fn join_all_timeout(self, timeout: Duration) -> Vec<Result<T, GroupError<E>>> {
+        self.schedule_deadline(timeout);
+        self.join_all().await
+    }
+
+    /// Waits for the next task to finish and returns its outcome, in the
+    /// order they finish (fan-in). `None` once no task is left.
+    ///
+    /// # Panics
+    ///
+    /// Resumes a task's panic under [`PanicPolicy::Resume`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped, no outcome is lost; the next
+    /// call returns it.
+    pub async fn join_next(&mut self) -> Option<Result<T, GroupError<E>>> {
+        let (_, result) = self.spawner.shared.next_finished().await?;
+        Some(result.map_err(|error| self.resume_if_panic(error)))
+    }
+
+    fn policy(&self) -> PanicPolicy {
+        self.spawner.shared.lock().panic_policy
+    }
+
+    fn resume_if_panic(&self, error: GroupError<E>) -> GroupError<E> {
+        match error {
+            GroupError::Panicked(payload) if self.policy() == PanicPolicy::Resume => {
+                resume_unwind(payload)
+            }
+            error => error,
+        }
+    }
+
+    /// Cancels every task of the group (cause [`CancelCause::Explicit`], if
+    /// it is the first cause).
+    pub fn cancel(&self) {
+        self.spawner.shared.cancel(CancelCause::Explicit);
+    }
+
+    /// Why the group was cancelled, or `None` if it was not.
+    #[must_use]
+    pub fn cause(&self) -> Option<CancelCause> {
+        self.spawner.shared.cause()
+    }
+
+    /// The group's token: cancelled when the group cancels its tasks. Tasks
+    /// that need to clean up before they stop can watch it; cancelling it
+    /// cancels the group.
+    #[must_use]
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.spawner.shared.token().clone()
+    }
+
+    /// Tasks spawned whose outcome has not been taken yet (running, queued,
+    /// or finished and waiting for a join).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        let state = self.spawner.shared.lock();
+        state.unfinished + state.outcomes.len()
+    }
+
+    /// `len() == 0`.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T, E, R: Runtime> Drop for ErrGroup<T, E, R> {
+    fn drop(&mut self) {
+        self.spawner.shared.close(self.joined);
+    }
+}
+
+impl<T, E, R: Runtime> fmt::Debug for ErrGroup<T, E, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.spawner, f)
+    }
+}
+
+impl<T, E, R> Spawner<T, E, R>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    R: Runtime,
+{
+    /// Spawns `future` into the group (queued if the group's limit is
+    /// reached).
+    ///
+    /// # Errors
+    ///
+    /// `Err(future)` if the group was joined or dropped.
+    pub fn spawn<F>(&self, future: F) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.place(future, false)
+    }
+
+    /// Spawns `future` only if it can start now.
+    ///
+    /// # Errors
+    ///
+    /// `Err(future)` if the group's limit is reached, or the group was joined
+    /// or dropped.
+    pub fn try_spawn<F>(&self, future: F) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.place(future, true)
+    }
+
+    fn place<F>(&self, future: F, refuse_when_full: bool) -> Result<(), F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let Some((index, placement)) = self.shared.admit(refuse_when_full) else {
+            return Err(future);
+        };
+        let task = task(Recorder::new(Arc::clone(&self.shared), index), future);
+        match placement {
+            Placement::Direct => self.runtime.spawn(task),
+            Placement::NewWorker => self
+                .runtime
+                .spawn(worker(Slot::new(Arc::clone(&self.shared)), task)),
+            Placement::Queued => {
+                let job: Job = Box::pin(task);
+                if let Some(job) = self.shared.enqueue(job) {
+                    self.runtime
+                        .spawn(worker(Slot::new(Arc::clone(&self.shared)), job));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The group's cancellation token.
+    #[must_use]
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.shared.token().clone()
+    }
+
+    /// Why the group was cancelled, or `None` if it was not.
+    #[must_use]
+    pub fn cause(&self) -> Option<CancelCause> {
+        self.shared.cause()
+    }
+}
+
+impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            runtime: self.runtime.clone(),
+        }
+    }
+}
+
+impl<T, E, R: Runtime> fmt::Debug for Spawner<T, E, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("ErrGroup")
+            .field("unfinished", &state.unfinished)
+            .field("unjoined", &state.outcomes.len())
+            .field("limit", &state.limit)
+            .field("cause", &state.cause)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,327 @@
+//! The state a group shares with its tasks.
+//!
+//! # State
+//!
+//! One mutex guards the bookkeeping (user code never runs under it, and no
+//! waker is woken under it); the group's `CancellationToken` and an `Event`
+//! for the joiner sit beside it:
+//!
+//! * `unfinished`: tasks spawned whose outcome is not recorded yet (queued or
+//!   running). Raised by `spawn`, lowered by exactly one `record` per task.
+//! * `outcomes`: recorded outcomes, in the order they finished, until a join
+//!   takes them.
+//! * `live_children`: child groups not finished yet; a group is finished when
+//!   `unfinished == 0`, `live_children == 0` and its handle is gone.
+//! * `running` / `queue`: with a limit, the slots in use and the jobs waiting
+//!   for one (FIFO).
+//! * `cause`: the first reason the group cancelled its tasks.
+
+use std::collections::VecDeque;
+
+use event_listener::Event;
+
+use super::error::{CancelCause, GroupError};
+use super::task::{Job, Outcome};
+use super::PanicPolicy;
+use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::CancellationToken;
+
+pub(crate) struct Shared<T, E> {
+    token: CancellationToken,
+    /// Cancelled when the group's handle is gone (joined or dropped): stops
+    /// the deadline timer, if any.
+    handle_gone: CancellationToken,
+    state: Mutex<State<T, E>>,
+    /// Notified when an outcome is recorded or a child group finishes.
+    finished: Event,
+}
+
+/// A finished task: its spawn index and what it produced.
+pub(crate) type Finished<T, E> = (usize, Result<T, GroupError<E>>);
+
+pub(crate) struct State<T, E> {
+    pub(crate) next_index: usize,
+    pub(crate) unfinished: usize,
+    pub(crate) outcomes: VecDeque<Finished<T, E>>,
+    pub(crate) cause: Option<CancelCause>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) running: usize,
+    pub(crate) queue: VecDeque<Job>,
+    pub(crate) cancel_on_error: bool,
+    pub(crate) panic_policy: PanicPolicy,
+    pub(crate) live_children: usize,
+    pub(crate) handle_gone: bool,
+    parent: Option<Box<dyn ChildLink>>,
+}
+
+/// What a child group needs of its parent, whatever the parent's `T`/`E`.
+pub(crate) trait ChildLink: Send + Sync {
+    /// The child group finished: the parent stops waiting for it.
+    fn child_finished(&self);
+    /// Whether the parent's token is cancelled (then the child's cause is
+    /// `Parent`).
+    fn is_cancelled(&self) -> bool;
+}
+
+struct ParentLink<T, E>(Arc<Shared<T, E>>);
+
+impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
+    fn child_finished(&self) {
+        let parent = {
+            let mut state = self.0.lock();
+            state.live_children -= 1;
+            state.take_parent_if_finished()
+        };
+        self.0.finished.notify(usize::MAX);
+        if let Some(parent) = parent {
+            parent.child_finished();
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.0.token.is_cancelled()
+    }
+}
+
+impl<T, E> State<T, E> {
+    /// The link to the parent, once this group is finished for good (taken
+    /// once, so the parent hears of it once).
+    fn take_parent_if_finished(&mut self) -> Option<Box<dyn ChildLink>> {
+        if self.handle_gone && self.unfinished == 0 && self.live_children == 0 {
+            self.parent.take()
+        } else {
+            None
+        }
+    }
+
+    /// True when every task's outcome is recorded and every child finished.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.unfinished == 0 && self.live_children == 0
+    }
+}
+
+impl<T, E> Shared<T, E> {
+    pub(crate) fn new(token: CancellationToken) -> Self {
+        Self {
+            token,
+            handle_gone: CancellationToken::new(),
+            state: Mutex::new(State {
+                next_index: 0,
+                unfinished: 0,
+                outcomes: VecDeque::new(),
+                cause: None,
+                limit: None,
+                running: 0,
+                queue: VecDeque::new(),
+                cancel_on_error: true,
+                panic_policy: PanicPolicy::Resume,
+                live_children: 0,
+                handle_gone: false,
+                parent: None,
+            }),
+            finished: Event::new(),
+        }
+    }
+
+    pub(crate) fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    pub(crate) fn handle_gone_token(&self) -> &CancellationToken {
+        &self.handle_gone
+    }
+
+    /// Locks the bookkeeping. No user code runs under this lock, so a poisoned
+    /// lock still holds consistent state: take it either way.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T, E>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records the outcome of task `index`; cancels the group on its first
+    /// failure (if it cancels on error); wakes the joiner.
+    pub(crate) fn record(&self, index: usize, outcome: Outcome<T, E>) {
+        let (cancel, parent) = {
+            let mut state = self.lock();
+            let fails_group = state.cancel_on_error
+                && matches!(outcome, Outcome::Finished(Err(_)) | Outcome::Panicked(_));
+            let cancel = fails_group && state.cause.is_none();
+            if cancel {
+                state.cause = Some(match outcome {
+                    Outcome::Panicked(_) => CancelCause::TaskPanicked,
+                    _ => CancelCause::TaskFailed,
+                });
+            }
+            let result = match outcome {
+                Outcome::Finished(Ok(value)) => Ok(value),
+                Outcome::Finished(Err(error)) => Err(GroupError::Task(error)),
+                Outcome::Panicked(payload) => Err(GroupError::Panicked(payload)),
+                Outcome::Cancelled => Err(GroupError::Cancelled(self.cause_of_cancel(&state))),
+                Outcome::Lost => Err(GroupError::Lost),
+            };
+            state.outcomes.push_back((index, result));
+            state.unfinished -= 1;
+            (cancel, state.take_parent_if_finished())
+        };
+        // Outside the lock: cancelling wakes tasks, and the parent locks its
+        // own state.
+        if cancel {
+            self.token.cancel();
+        }
+        self.finished.notify(usize::MAX);
+        if let Some(parent) = parent {
+            parent.child_finished();
+        }
+    }
+
+    /// Why this group's token is cancelled: the recorded cause, else the
+    /// parent's cancellation, else someone cancelled the token directly.
+    fn cause_of_cancel(&self, state: &State<T, E>) -> CancelCause {
+        state.cause.unwrap_or_else(|| match &state.parent {
+            Some(parent) if parent.is_cancelled() => CancelCause::Parent,
+            _ => CancelCause::Explicit,
+        })
+    }
+
+    /// The cause, if the group is cancelled.
+    pub(crate) fn cause(&self) -> Option<CancelCause> {
+        let state = self.lock();
+        if state.cause.is_some() || self.token.is_cancelled() {
+            Some(self.cause_of_cancel(&state))
+        } else {
+            None
+        }
+    }
+
+    /// Cancels the group's tasks, remembering `cause` if it is the first.
+    pub(crate) fn cancel(&self, cause: CancelCause) {
+        self.lock().cause.get_or_insert(cause);
+        self.token.cancel();
+    }
+
+    /// The group's handle is gone; `joined` says whether it was joined (else
+    /// it was dropped, which cancels what is left).
+    pub(crate) fn close(&self, joined: bool) {
+        let parent = {
+            let mut state = self.lock();
+            state.handle_gone = true;
+            if !joined && !state.is_settled() {
+                state.cause.get_or_insert(CancelCause::GroupDropped);
+            }
+            state.take_parent_if_finished()
+        };
+        if !joined {
+            self.token.cancel();
+        }
+        self.handle_gone.cancel();
+        if let Some(parent) = parent {
+            parent.child_finished();
+        }
+    }
+
+    /// A worker's next queued job; `None` gives the worker's slot back.
+    pub(crate) fn next_job(&self) -> Option<Job> {
+        let mut state = self.lock();
+        let job = state.queue.pop_front();
+        if job.is_none() {
+            state.running -= 1;
+        }
+        job
+    }
+
+    /// A worker was dropped before it finished: give its slot back, and hand
+    /// out the queued jobs to drop (outside the lock) if no worker is left.
+    pub(crate) fn release_slot_after_loss(&self) -> VecDeque<Job> {
+        let mut state = self.lock();
+        state.running -= 1;
+        if state.running == 0 {
+            core::mem::take(&mut state.queue)
+        } else {
+            VecDeque::new()
+        }
+    }
+
+    /// Waits for the next recorded outcome; `None` once every task and child
+    /// group has finished and every outcome has been taken.
+    pub(crate) async fn next_finished(&self) -> Option<Finished<T, E>> {
+        loop {
+            if let Some(next) = self.try_next_finished() {
+                return next;
+            }
+            // Listen, then re-check: an outcome recorded between the first
+            // check and the listen is not missed.
+            let listener = self.finished.listen();
+            if let Some(next) = self.try_next_finished() {
+                return next;
+            }
+            listener.await;
+        }
+    }
+
+    fn try_next_finished(&self) -> Option<Option<Finished<T, E>>> {
+        let mut state = self.lock();
+        match state.outcomes.pop_front() {
+            Some(finished) => Some(Some(finished)),
+            None if state.is_settled() => Some(None),
+            None => None,
+        }
+    }
+}
+
+impl<T: Send + 'static, E: Send + 'static> Shared<T, E> {
+    /// Makes `self` a child of `parent`: the parent waits for it.
+    pub(crate) fn link_to_parent<T2: Send + 'static, E2: Send + 'static>(
+        &self,
+        parent: &Arc<Shared<T2, E2>>,
+    ) {
+        parent.lock().live_children += 1;
+        self.lock().parent = Some(Box::new(ParentLink(Arc::clone(parent))));
+    }
+}
+
+/// Where a spawned task goes: straight to the runtime, to a new worker of a
+/// limited group, or to the queue of a full one.
+pub(crate) enum Placement {
+    Direct,
+    NewWorker,
+    Queued,
+}
+
+impl<T, E> Shared<T, E> {
+    /// Reserves an index and decides where the task goes; `None` when the
+    /// group is closed, or full and `refuse_when_full`.
+    pub(crate) fn admit(&self, refuse_when_full: bool) -> Option<(usize, Placement)> {
+        let mut state = self.lock();
+        if state.handle_gone {
+            return None;
+        }
+        let placement = match state.limit {
+            None => Placement::Direct,
+            Some(limit) if state.running < limit => {
+                state.running += 1;
+                Placement::NewWorker
+            }
+            Some(_) if refuse_when_full => return None,
+            Some(_) => Placement::Queued,
+        };
+        let index = state.next_index;
+        state.next_index += 1;
+        state.unfinished += 1;
+        Some((index, placement))
+    }
+
+    /// Puts a task of a full group in the queue. If every worker finished
+    /// between `admit` and now, returns the job to run on a new worker.
+    pub(crate) fn enqueue(&self, job: Job) -> Option<Job> {
+        let mut state = self.lock();
+        let limit = state.limit.unwrap_or(usize::MAX);
+        if state.running < limit {
+            state.running += 1;
+            Some(job)
+        } else {
+            state.queue.push_back(job);
+            None
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! How one spawned future runs inside a group: cancelled through the group's
+//! token, panics caught, and its outcome recorded exactly once — when it
+//! finishes, or when the runtime drops it unfinished.
+
+use core::any::Any;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::shared::Shared;
+use crate::sync::Arc;
+
+/// What became of a task, before the group turns it into a
+/// `Result<T, GroupError<E>>` (it adds the cancellation's cause).
+pub(crate) enum Outcome<T, E> {
+    Finished(Result<T, E>),
+    Panicked(Box<dyn Any + Send + 'static>),
+    Cancelled,
+    Lost,
+}
+
+pin_project_lite::pin_project! {
+    /// Polls `future`, turning a panic into `Err(payload)`; the same on every
+    /// runtime, whatever each does with a panicking task by itself.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send + 'static>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        // AssertUnwindSafe: after a panic the future is never polled again
+        // (the task records the panic and ends), so no broken state is seen.
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// Records a task's outcome exactly once. If the task's future is dropped
+/// before it records (the runtime shut down, or never polled it), `Drop`
+/// records `Cancelled` or `Lost`, so the group never waits for it forever.
+pub(crate) struct Recorder<T, E> {
+    shared: Arc<Shared<T, E>>,
+    index: usize,
+    recorded: bool,
+}
+
+impl<T, E> Recorder<T, E> {
+    pub(crate) fn new(shared: Arc<Shared<T, E>>, index: usize) -> Self {
+        Self {
+            shared,
+            index,
+            recorded: false,
+        }
+    }
+
+    fn finish(mut self, outcome: Outcome<T, E>) {
+        self.recorded = true;
+        self.shared.record(self.index, outcome);
+    }
+}
+
+impl<T, E> Drop for Recorder<T, E> {
+    fn drop(&mut self) {
+        if !self.recorded {
+            let outcome = if self.shared.token().is_cancelled() {
+                Outcome::Cancelled
+            } else {
+                Outcome::Lost
+            };
+            self.shared.record(self.index, outcome);
+        }
+    }
+}
+
+/// The future the runtime runs for one task of the group.
+///
+/// Dropped before its first poll, it drops `future` and `recorder` (which
+/// records). Dropped mid-way, it drops `run` (holding the user's future)
+/// before `recorder`, which is declared first: `join` never returns before
+/// the user's future is gone.
+pub(crate) async fn task<T, E, F>(recorder: Recorder<T, E>, future: F)
+where
+    F: Future<Output = Result<T, E>>,
+{
+    let recorder = recorder;
+    let outcome = {
+        let token = recorder.shared.token().clone();
+        let run = CatchUnwind {
+            future: token.run_until_cancelled(future),
+        };
+        match run.await {
+            Ok(Some(result)) => Outcome::Finished(result),
+            Ok(None) => Outcome::Cancelled,
+            Err(payload) => Outcome::Panicked(payload),
+        }
+    };
+    recorder.finish(outcome);
+}
+
+/// A queued task of a group with a limit, waiting for a free slot.
+pub(crate) type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// One of at most `limit` runtime tasks of a limited group: runs its first
+/// job, then takes queued jobs in FIFO order until the queue is empty.
+///
+/// The `slot` is made by the caller, so that a worker dropped before its first
+/// poll still gives its slot back.
+pub(crate) async fn worker<T, E>(mut slot: Slot<T, E>, first: impl Future<Output = ()>) {
+    first.await;
+    while let Some(job) = slot.next_job() {
+        job.await;
+    }
+}
+
+/// A worker's hold on one of the group's `limit` slots.
+pub(crate) struct Slot<T, E> {
+    shared: Arc<Shared<T, E>>,
+    held: bool,
+}
+
+impl<T, E> Slot<T, E> {
+    /// Holds a slot already counted in `running`.
+    pub(crate) fn new(shared: Arc<Shared<T, E>>) -> Self {
+        Self { shared, held: true }
+    }
+
+    /// The next queued job, or `None` after giving the slot back (in the
+    /// same critical section, so a `spawn` never queues a job that no worker
+    /// will take).
+    fn next_job(&mut self) -> Option<Job> {
+        let job = self.shared.next_job();
+        self.held = job.is_some();
+        job
+    }
+}
+
+impl<T, E> Drop for Slot<T, E> {
+    fn drop(&mut self) {
+        // Dropped mid-way by the runtime: give the slot back, and if no other
+        // worker is left, drop the queued jobs (each records itself).
+        if self.held {
+            drop(self.shared.release_slot_after_loss());
+        }
+    }
+}

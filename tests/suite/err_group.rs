@@ -1,0 +1,518 @@
+//! `ErrGroup` behaviour, on every runtime.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use taskgroup::runtime::Runtime;
+use taskgroup::{CancelCause, ErrGroup, GroupError, Latch, PanicPolicy, WaitGroup};
+
+use crate::common::{panic_message, runtime_tests};
+
+/// Counts what became of futures: each one either completes or is dropped
+/// unfinished, exactly once.
+#[derive(Default)]
+struct Ledger {
+    spawned: AtomicUsize,
+    completed: AtomicUsize,
+    dropped: AtomicUsize,
+}
+
+impl Ledger {
+    fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// A ticket to move into a future; call `complete` at its end.
+    fn ticket(self: &Arc<Self>) -> Ticket {
+        self.spawned.fetch_add(1, Ordering::SeqCst);
+        Ticket {
+            ledger: Arc::clone(self),
+            completed: false,
+        }
+    }
+
+    fn completed(&self) -> usize {
+        self.completed.load(Ordering::SeqCst)
+    }
+
+    fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Every future that was given a ticket is accounted for, once.
+    fn assert_balanced(&self) {
+        assert_eq!(
+            self.completed() + self.dropped(),
+            self.spawned.load(Ordering::SeqCst),
+            "every future completed or was dropped, exactly once"
+        );
+    }
+}
+
+struct Ticket {
+    ledger: Arc<Ledger>,
+    completed: bool,
+}
+
+impl Ticket {
+    fn complete(mut self) {
+        self.completed = true;
+        self.ledger.completed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.completed {
+            self.ledger.dropped.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A tiny deterministic generator for the stress test.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+runtime_tests! {
+    async fn join_returns_results_in_spawn_order(rt) {
+        let group = ErrGroup::new(rt.clone());
+        for i in 0..20u64 {
+            let sleeper = rt.clone();
+            group.spawn(async move {
+                // Later tasks finish first.
+                sleeper.sleep(Duration::from_micros(20 * (20 - i))).await;
+                Ok::<_, ()>(i)
+            });
+        }
+        assert_eq!(group.len(), 20);
+        assert_eq!(group.join().await.unwrap(), (0..20).collect::<Vec<_>>());
+    }
+
+    async fn empty_group_joins_at_once(rt) {
+        let group = ErrGroup::<(), (), _>::new(rt.clone());
+        assert!(group.is_empty());
+        assert_eq!(group.join().await.unwrap(), Vec::<()>::new());
+    }
+
+    async fn first_error_is_returned_and_the_rest_cancelled(rt) {
+        let ledger = Ledger::new();
+        let group = ErrGroup::new(rt.clone());
+        let all_started = Latch::new(10);
+        for _ in 0..10 {
+            let (ticket, started) = (ledger.ticket(), all_started.clone());
+            group.spawn(async move {
+                started.count_down();
+                // Never finishes on its own: only the sibling's error stops it.
+                std::future::pending::<()>().await;
+                ticket.complete();
+                Ok(0)
+            });
+        }
+        let failing = ledger.ticket();
+        let started = all_started.clone();
+        group.spawn(async move {
+            started.wait().await;
+            failing.complete();
+            Err("boom")
+        });
+        let token = group.cancellation_token();
+        match group.join().await {
+            Err(GroupError::Task(error)) => assert_eq!(error, "boom"),
+            other => panic!("expected the task error, got {other:?}"),
+        }
+        assert!(token.is_cancelled());
+        assert_eq!(ledger.completed(), 1, "only the failing task completed");
+        assert_eq!(ledger.dropped(), 10, "every sibling's future was dropped");
+        ledger.assert_balanced();
+    }
+
+    async fn cause_names_the_first_reason(rt) {
+        let group = ErrGroup::<(), &str, _>::new(rt.clone());
+        assert_eq!(group.cause(), None);
+        // An observer outside the group (a task of the group is dropped when
+        // the group cancels) sees the cause as soon as the token fires.
+        let observer = crate::common::spawn_joinable(&rt, {
+            let (token, spawner) = (group.cancellation_token(), group.spawner());
+            async move {
+                token.cancelled().await;
+                spawner.cause()
+            }
+        });
+        group.spawn(async { std::future::pending().await });
+        group.spawn(async { Err("first") });
+        assert_eq!(observer.await, Some(CancelCause::TaskFailed));
+        group.cancel(); // a later cause does not replace the first
+        assert_eq!(group.cause(), Some(CancelCause::TaskFailed));
+        assert!(matches!(group.join().await, Err(GroupError::Task("first"))));
+    }
+
+    async fn explicit_cancel_reports_cancelled(rt) {
+        let ledger = Ledger::new();
+        let group = ErrGroup::<u8, (), _>::new(rt.clone());
+        let ticket = ledger.ticket();
+        group.spawn(async move {
+            std::future::pending::<()>().await;
+            ticket.complete();
+            Ok(1)
+        });
+        group.cancel();
+        assert_eq!(group.cause(), Some(CancelCause::Explicit));
+        assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Explicit))));
+        assert_eq!(ledger.dropped(), 1);
+    }
+
+    async fn panic_is_resumed_in_the_joiner_with_its_payload(rt) {
+        let ledger = Ledger::new();
+        let group = ErrGroup::<u32, (), _>::new(rt.clone());
+        let ticket = ledger.ticket();
+        group.spawn(async move {
+            std::future::pending::<()>().await;
+            ticket.complete();
+            Ok(1)
+        });
+        group.spawn(async { panic!("task exploded") });
+        let payload = AssertUnwindSafe(group.join()).catch_unwind().await.unwrap_err();
+        assert_eq!(panic_message(&*payload), "task exploded");
+        assert_eq!(ledger.dropped(), 1, "the panic cancelled the sibling first");
+    }
+
+    async fn panic_can_be_captured_as_an_error(rt) {
+        let group = ErrGroup::<u32, String, _>::new(rt.clone()).with_panic_policy(PanicPolicy::Capture);
+        group.spawn(async { panic!("captured {}", 7) });
+        let error = group.join().await.unwrap_err();
+        assert_eq!(error.panic_message(), Some("captured 7"));
+        assert_eq!(error.to_string(), "task panicked: captured 7");
+    }
+
+    async fn limit_bounds_the_futures_in_flight(rt) {
+        const LIMIT: usize = 3;
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let high_water = Arc::new(AtomicUsize::new(0));
+        let group = ErrGroup::new(rt.clone()).with_limit(LIMIT);
+        for i in 0..40 {
+            let (in_flight, high_water, sleeper) = (in_flight.clone(), high_water.clone(), rt.clone());
+            group.spawn(async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                high_water.fetch_max(now, Ordering::SeqCst);
+                sleeper.sleep(Duration::from_micros(300)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok::<_, ()>(i)
+            });
+        }
+        assert_eq!(group.join().await.unwrap(), (0..40).collect::<Vec<_>>());
+        assert_eq!(high_water.load(Ordering::SeqCst), LIMIT, "exactly the limit under load");
+    }
+
+    async fn limited_group_runs_queued_tasks_in_fifo_order(rt) {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let group = ErrGroup::new(rt.clone()).with_limit(1);
+        for i in 0..10 {
+            let order = order.clone();
+            group.spawn(async move {
+                order.lock().unwrap().push(i);
+                Ok::<_, ()>(())
+            });
+        }
+        group.join().await.unwrap();
+        assert_eq!(*order.lock().unwrap(), (0..10).collect::<Vec<_>>());
+    }
+
+    async fn try_spawn_refuses_when_full(rt) {
+        let group = ErrGroup::new(rt.clone()).with_limit(1);
+        let release = Latch::new(1);
+        let gate = release.clone();
+        assert!(group.try_spawn(async move {
+            gate.wait().await;
+            Ok::<_, ()>(1)
+        }).is_ok());
+        let refused = group.try_spawn(async { Ok(2) });
+        let handed_back = refused.expect_err("the only slot is busy");
+        release.count_down();
+        // The handed-back future is intact and can be spawned normally.
+        group.spawn(handed_back);
+        assert_eq!(group.join().await.unwrap(), vec![1, 2]);
+    }
+
+    async fn error_in_a_limited_group_cancels_queued_tasks(rt) {
+        let ledger = Ledger::new();
+        let group = ErrGroup::new(rt.clone()).with_limit(2);
+        group.spawn(async { Err::<(), _>("early") });
+        for _ in 0..20 {
+            let (ticket, sleeper) = (ledger.ticket(), rt.clone());
+            group.spawn(async move {
+                sleeper.sleep(Duration::from_millis(5)).await;
+                ticket.complete();
+                Ok(())
+            });
+        }
+        assert!(matches!(group.join().await, Err(GroupError::Task("early"))));
+        ledger.assert_balanced();
+        assert!(ledger.dropped() >= 18, "queued tasks were dropped, not run: {}", ledger.dropped());
+    }
+
+    async fn dropping_the_group_cancels_its_tasks(rt) {
+        let ledger = Ledger::new();
+        let gone = WaitGroup::new();
+        let group = ErrGroup::<(), (), _>::new(rt.clone());
+        let token = group.cancellation_token();
+        for _ in 0..5 {
+            let (ticket, guard) = (ledger.ticket(), gone.enter());
+            // Fields drop in order: the ticket is in before the guard's
+            // `done`, however the future is dropped.
+            let held = (ticket, guard);
+            group.spawn(async move {
+                let held = held;
+                std::future::pending::<()>().await;
+                held.0.complete();
+                Ok(())
+            });
+        }
+        drop(group);
+        assert!(token.is_cancelled());
+        gone.wait().await;
+        assert_eq!(ledger.dropped(), 5);
+        ledger.assert_balanced();
+    }
+
+    async fn join_next_streams_results_as_they_finish(rt) {
+        let mut group = ErrGroup::new(rt.clone());
+        for i in 0..10u64 {
+            let sleeper = rt.clone();
+            group.spawn(async move {
+                sleeper.sleep(Duration::from_micros(50 * i)).await;
+                if i == 4 { Err(i) } else { Ok(i) }
+            });
+        }
+        let mut values = Vec::new();
+        let mut errors = 0;
+        while let Some(result) = group.join_next().await {
+            match result {
+                Ok(value) => values.push(value),
+                Err(GroupError::Task(4)) => errors += 1,
+                Err(GroupError::Cancelled(CancelCause::TaskFailed)) => {}
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(errors, 1);
+        assert!(group.is_empty());
+        values.sort_unstable();
+        assert!(values.iter().all(|&v| v != 4));
+    }
+
+    async fn keep_going_runs_everything_and_join_all_returns_every_outcome(rt) {
+        let group = ErrGroup::new(rt.clone()).keep_going();
+        for i in 0..6u32 {
+            group.spawn(async move { if i % 3 == 0 { Err(i) } else { Ok(i) } });
+        }
+        let outcomes = group.join_all().await;
+        let summary: Vec<_> = outcomes
+            .into_iter()
+            .map(|outcome| outcome.map_err(|error| error.into_task_error().unwrap()))
+            .collect();
+        assert_eq!(summary, vec![Err(0), Ok(1), Ok(2), Err(3), Ok(4), Ok(5)]);
+    }
+
+    async fn deadline_cancels_what_is_left_and_keeps_what_completed(rt) {
+        let group = ErrGroup::<u32, (), _>::new(rt.clone());
+        group.spawn(async { Ok(1) });
+        group.spawn(async { std::future::pending().await });
+        let outcomes = group.join_all_timeout(Duration::from_millis(20)).await;
+        assert!(matches!(outcomes[0], Ok(1)));
+        assert!(matches!(outcomes[1], Err(GroupError::Cancelled(CancelCause::Deadline))));
+    }
+
+    async fn group_deadline_cancels_a_slow_join(rt) {
+        let group = ErrGroup::<u32, (), _>::new(rt.clone()).with_deadline(Duration::from_millis(10));
+        group.spawn(async { std::future::pending().await });
+        assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Deadline))));
+    }
+
+    async fn tasks_spawn_more_tasks_through_a_spawner(rt) {
+        // A crawler: each page spawns two links until depth 5 (63 pages).
+        fn visit<R: Runtime>(spawner: taskgroup::Spawner<u32, (), R>, depth: u32) {
+            let inner = spawner.clone();
+            spawner
+                .spawn(async move {
+                    if depth < 5 {
+                        visit(inner.clone(), depth + 1);
+                        visit(inner, depth + 1);
+                    }
+                    Ok(depth)
+                })
+                .unwrap_or_else(|_| panic!("the group is alive"));
+        }
+        let group = ErrGroup::new(rt.clone());
+        visit(group.spawner(), 0);
+        let depths = group.join().await.unwrap();
+        assert_eq!(depths.len(), 63);
+        assert_eq!(depths.iter().filter(|&&d| d == 5).count(), 32);
+    }
+
+    async fn spawner_is_refused_after_the_group_is_joined(rt) {
+        let group = ErrGroup::<(), (), _>::new(rt.clone());
+        let spawner = group.spawner();
+        group.join().await.unwrap();
+        assert!(spawner.spawn(async { Ok(()) }).is_err());
+    }
+
+    async fn child_group_is_cancelled_by_the_parent_and_waited_for(rt) {
+        let ledger = Ledger::new();
+        let parent = ErrGroup::<(), &str, _>::new(rt.clone());
+        let child = parent.child::<(), &str>();
+        let child_started = Latch::new(3);
+        for _ in 0..3 {
+            let (ticket, started) = (ledger.ticket(), child_started.clone());
+            child.spawn(async move {
+                started.count_down();
+                std::future::pending::<()>().await;
+                ticket.complete();
+                Ok(())
+            });
+        }
+        // A parent task joins the child and returns its error upwards.
+        parent.spawn(async move {
+            match child.join().await {
+                Ok(_) => Ok(()),
+                Err(GroupError::Cancelled(cause)) => {
+                    assert_eq!(cause, CancelCause::Parent);
+                    Ok(())
+                }
+                Err(_) => Err("child failed"),
+            }
+        });
+        child_started.wait().await;
+        parent.spawn(async { Err("parent task failed") });
+        assert!(matches!(parent.join().await, Err(GroupError::Task("parent task failed"))));
+        assert_eq!(ledger.dropped(), 3, "the child's tasks were cancelled before the parent's join returned");
+        ledger.assert_balanced();
+    }
+
+    async fn parent_join_waits_for_a_dropped_childs_tasks(rt) {
+        let ledger = Ledger::new();
+        let parent = ErrGroup::<(), (), _>::new(rt.clone());
+        let child = parent.child::<(), ()>();
+        let ticket = ledger.ticket();
+        child.spawn(async move {
+            std::future::pending::<()>().await;
+            ticket.complete();
+            Ok(())
+        });
+        drop(child); // cancels the child's task
+        parent.join().await.unwrap();
+        assert_eq!(ledger.dropped(), 1);
+    }
+
+    async fn child_error_does_not_cancel_the_parent_by_itself(rt) {
+        let parent = ErrGroup::<u8, (), _>::new(rt.clone());
+        let child = parent.child::<(), &str>();
+        child.spawn(async { Err("child") });
+        assert!(matches!(child.join().await, Err(GroupError::Task("child"))));
+        assert_eq!(parent.cause(), None);
+        parent.spawn(async { Ok(1) });
+        assert_eq!(parent.join().await.unwrap(), vec![1]);
+    }
+
+    async fn ten_thousand_tasks_in_one_group(rt) {
+        let group = ErrGroup::new(rt.clone());
+        for i in 0..10_000u64 {
+            group.spawn(async move { Ok::<_, ()>(i) });
+        }
+        let values = group.join().await.unwrap();
+        assert_eq!(values.len(), 10_000);
+        assert_eq!(values.iter().sum::<u64>(), 10_000 * 9_999 / 2);
+    }
+
+    async fn wait_group_spawn_counts_its_tasks(rt) {
+        let wg = WaitGroup::new();
+        let hits = Arc::new(AtomicUsize::new(0));
+        for _ in 0..50 {
+            let hits = hits.clone();
+            wg.spawn(&rt, async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        wg.wait().await;
+        assert_eq!(hits.load(Ordering::SeqCst), 50);
+    }
+
+    async fn stress_groups_with_errors_panics_and_cancellations(rt) {
+        // Many groups; each task randomly succeeds, fails, panics, or waits
+        // forever; some groups are cancelled or dropped. Every future must be
+        // accounted for exactly once when the join returns.
+        let dropped_groups = Ledger::new();
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        for round in 0..300 {
+            let group = ErrGroup::<u32, u32, _>::new(rt.clone())
+                .with_panic_policy(PanicPolicy::Capture);
+            let group = if round % 3 == 0 { group.with_limit(1 + rng.below(3) as usize) } else { group };
+            let ending = rng.below(4);
+            // Dropped groups cancel asynchronously: their futures are counted
+            // at the end; joined groups are checked right after the join.
+            let ledger = if ending == 0 { dropped_groups.clone() } else { Ledger::new() };
+            let tasks = 1 + rng.below(8);
+            let mut any_pending = false;
+            for t in 0..tasks {
+                let ticket = ledger.ticket();
+                let kind = rng.below(10);
+                any_pending |= kind == 9;
+                let sleeper = rt.clone();
+                group.spawn(async move {
+                    match kind {
+                        0 => {
+                            ticket.complete();
+                            Err(t as u32)
+                        }
+                        1 => {
+                            ticket.complete();
+                            panic!("stress panic")
+                        }
+                        9 => {
+                            std::future::pending::<()>().await;
+                            ticket.complete();
+                            Ok(0)
+                        }
+                        _ => {
+                            if kind % 2 == 0 {
+                                sleeper.sleep(Duration::from_micros(10)).await;
+                            }
+                            ticket.complete();
+                            Ok(t as u32)
+                        }
+                    }
+                });
+            }
+            match ending {
+                0 => drop(group),
+                1 => {
+                    group.cancel();
+                    assert_eq!(group.join_all().await.len(), tasks as usize);
+                    ledger.assert_balanced();
+                }
+                _ => {
+                    if any_pending {
+                        group.cancel();
+                    }
+                    let _ = group.join().await;
+                    ledger.assert_balanced();
+                }
+            }
+        }
+        let ledger = dropped_groups;
+        // Dropped groups cancel asynchronously; wait until everything is in.
+        while ledger.completed() + ledger.dropped() < ledger.spawned.load(Ordering::SeqCst) {
+            rt.sleep(Duration::from_millis(1)).await;
+        }
+        ledger.assert_balanced();
+    }
+}
