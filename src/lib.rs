@@ -12,6 +12,7 @@
 //! | [`WaitGroup`] | a counter of outstanding work; wait for zero; reusable | Go `sync.WaitGroup`, crossbeam `WaitGroup` |
 //! | [`Latch`] | a fixed count-down gate that stays open | Java `CountDownLatch`, C++ `std::latch` |
 //! | [`CancellationToken`] | a tree of cancellation signals | Go `context.WithCancel`, tokio-util `CancellationToken` |
+//! | [`ErrGroup`] | spawn fallible tasks; all results in order, or the first error with the rest cancelled | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
 //! | [`runtime::Runtime`] | spawn + sleep, implemented per runtime | — |
 //!
 //! # Quick start
@@ -28,6 +29,23 @@
 //!     });
 //! }
 //! futures::executor::block_on(wg.wait()); // or wg.wait_blocking()
+//! ```
+//!
+//! Spawning fallible work on a runtime, with first-error cancellation:
+//!
+//! ```
+//! use taskgroup::{runtime::SmolRuntime, ErrGroup};
+//!
+//! smol::block_on(async {
+//!     let group = ErrGroup::new(SmolRuntime::global()).with_limit(8);
+//!     for url in ["a", "b", "c"] {
+//!         group.spawn(async move { Ok::<_, std::io::Error>(url.len()) });
+//!     }
+//!     let sizes = group.join().await?; // in spawn order, or the first error
+//!     assert_eq!(sizes, vec![1, 1, 1]);
+//!     Ok::<_, taskgroup::GroupError<std::io::Error>>(())
+//! })
+//! .unwrap();
 //! ```
 //!
 //! # Feature flags

@@ -227,3 +227,105 @@ mod cancel {
         });
     }
 }
+
+/// Groups on a loom "runtime": each spawned task runs on a loom thread of its
+/// own, so loom explores the tasks' completion accounting, cancellation and
+/// the joiner's wake-up against each other.
+mod err_group {
+    use super::*;
+    use std::time::Duration;
+    use taskgroup::runtime::Runtime;
+    use taskgroup::{CancelCause, ErrGroup, GroupError};
+
+    #[derive(Clone)]
+    struct LoomThreads;
+
+    impl Runtime for LoomThreads {
+        fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+            // Detached, like a runtime's task: the model ends when every
+            // loom thread has finished.
+            drop(thread::spawn(move || block_on(future)));
+        }
+
+        fn sleep(&self, _duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+            // Loom has no clock; no model here sleeps (no deadlines).
+            std::future::ready(())
+        }
+    }
+
+    #[test]
+    fn join_collects_every_result_in_spawn_order() {
+        loom::model(|| {
+            let group = ErrGroup::<u8, (), _>::new(LoomThreads);
+            group.spawn(async { Ok(1) });
+            group.spawn(async { Ok(2) });
+            assert_eq!(block_on(group.join()).unwrap(), vec![1, 2]);
+        });
+    }
+
+    #[test]
+    fn first_error_cancels_a_waiting_sibling() {
+        loom::model(|| {
+            let group = ErrGroup::<(), &str, _>::new(LoomThreads);
+            let sibling_gone = WaitGroup::new();
+            let guard = sibling_gone.enter();
+            group.spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            group.spawn(async { Err("failed") });
+            assert!(matches!(
+                block_on(group.join()),
+                Err(GroupError::Task("failed"))
+            ));
+            // `join` returned only after the sibling's future was dropped.
+            assert_eq!(sibling_gone.count(), 0);
+        });
+    }
+
+    #[test]
+    fn dropping_the_group_cancels_a_running_task() {
+        loom::model(|| {
+            let group = ErrGroup::<(), (), _>::new(LoomThreads);
+            let gone = WaitGroup::new();
+            let guard = gone.enter();
+            let token = group.cancellation_token();
+            group.spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            drop(group);
+            block_on(gone.wait());
+            assert!(token.is_cancelled());
+        });
+    }
+
+    #[test]
+    fn limited_group_hands_the_slot_on() {
+        // Limit 1: the second task waits in the queue and runs when the first
+        // gives the slot back, whichever thread gets there first.
+        loom::model(|| {
+            let group = ErrGroup::<u8, (), _>::new(LoomThreads).with_limit(1);
+            group.spawn(async { Ok(1) });
+            group.spawn(async { Ok(2) });
+            assert_eq!(block_on(group.join()).unwrap(), vec![1, 2]);
+        });
+    }
+
+    #[test]
+    fn explicit_cancel_against_completion() {
+        loom::model(|| {
+            let group = ErrGroup::<u8, (), _>::new(LoomThreads);
+            group.spawn(async { Ok(1) });
+            group.cancel();
+            match block_on(group.join()) {
+                // The task finished before it saw the cancellation, or not.
+                Ok(values) => assert_eq!(values, vec![1]),
+                Err(GroupError::Cancelled(cause)) => assert_eq!(cause, CancelCause::Explicit),
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        });
+    }
+}

@@ -59,8 +59,8 @@ use std::panic::resume_unwind;
 
 pub use error::{CancelCause, GroupError};
 
-use self::shared::{Finished, Placement, Shared};
-use self::task::{task, worker, Job, Recorder, Slot};
+use self::shared::{Finished, Shared};
+use self::task::{task, worker, Recorder, Slot};
 use crate::runtime::Runtime;
 use crate::sync::Arc;
 use crate::CancellationToken;
@@ -446,22 +446,36 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let Some((index, placement)) = self.shared.admit(refuse_when_full) else {
+        let mut state = self.shared.lock();
+        if state.handle_gone {
             return Err(future);
+        }
+        let placement = match state.limit {
+            None => Placement::Direct,
+            Some(limit) if state.running < limit => {
+                state.running += 1;
+                Placement::NewWorker
+            }
+            Some(_) if refuse_when_full => return Err(future),
+            Some(_) => Placement::Queued,
         };
+        let index = state.next_index;
+        state.next_index += 1;
+        state.unfinished += 1;
+        // Building the task runs no user code (an `async fn` does nothing
+        // until polled), so a queued task joins the queue in this same
+        // critical section: FIFO holds, and no worker can miss it.
         let task = task(Recorder::new(Arc::clone(&self.shared), index), future);
+        if let Placement::Queued = placement {
+            state.queue.push_back(Box::pin(task));
+            return Ok(());
+        }
+        drop(state);
         match placement {
-            Placement::Direct => self.runtime.spawn(task),
             Placement::NewWorker => self
                 .runtime
                 .spawn(worker(Slot::new(Arc::clone(&self.shared)), task)),
-            Placement::Queued => {
-                let job: Job = Box::pin(task);
-                if let Some(job) = self.shared.enqueue(job) {
-                    self.runtime
-                        .spawn(worker(Slot::new(Arc::clone(&self.shared)), job));
-                }
-            }
+            _ => self.runtime.spawn(task),
         }
         Ok(())
     }
@@ -477,6 +491,14 @@ where
     pub fn cause(&self) -> Option<CancelCause> {
         self.shared.cause()
     }
+}
+
+/// Where a spawned task goes: straight to the runtime, to a new worker of a
+/// limited group, or to the queue of a full one.
+enum Placement {
+    Direct,
+    NewWorker,
+    Queued,
 }
 
 impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
