@@ -1,18 +1,6 @@
 //! [`CancellationToken`]: a cheap, cloneable signal that work should stop,
 //! with child tokens, a [`DropGuard`], and [`run_until_cancelled`].
 //!
-//! # When to use it
-//!
-//! Cancellation in Rust async code is usually "drop the future". A token is
-//! for the cases where dropping is not enough or not possible: work on other
-//! tasks or threads, work that must clean up before it stops, and trees of
-//! work where stopping a parent must stop its children (Go's
-//! `context.WithCancel`). Task groups use it to cancel their tasks.
-//!
-//! Cancellation is cooperative: a task sees it only where it checks
-//! [`is_cancelled`](CancellationToken::is_cancelled) or awaits
-//! [`cancelled`](CancellationToken::cancelled).
-//!
 //! # State
 //!
 //! Each token's node holds one atomic word (only the `CANCELLED` bit is used;
@@ -112,6 +100,18 @@ fn lock<T>(mutex: &Mutex<T>) -> crate::sync::MutexGuard<'_, T> {
 /// Cloning gives another handle to the same token. Cancelling a token
 /// cancels all its [children](Self::child_token), but not its parent.
 /// `is_cancelled` is one atomic load.
+///
+/// # When to use it
+///
+/// Cancellation in Rust async code is usually "drop the future". A token is
+/// for the cases where dropping is not enough or not possible: work on other
+/// tasks or threads, work that must clean up before it stops, and trees of
+/// work where stopping a parent must stop its children (Go's
+/// `context.WithCancel`). Task groups use it to cancel their tasks.
+///
+/// Cancellation is cooperative: a task sees it only where it checks
+/// [`is_cancelled`](CancellationToken::is_cancelled) or awaits
+/// [`cancelled`](CancellationToken::cancelled).
 ///
 /// # Examples
 ///

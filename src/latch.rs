@@ -1,14 +1,5 @@
 //! [`Latch`]: a one-shot count-down gate (Java's `CountDownLatch`, C++'s
 //! `std::latch`).
-//!
-//! # When to use it
-//!
-//! Use a `Latch` when a fixed number of events must happen before waiters may
-//! go on, and the gate never closes again: N callbacks that report on other
-//! threads, N services that must be ready, N parties meeting at a point
-//! ([`arrive_and_wait`](Latch::arrive_and_wait)). Unlike a
-//! [`WaitGroup`](crate::WaitGroup), the count is fixed up front, counting down
-//! past zero is a no-op (as in Java), and once open the latch stays open.
 
 use core::fmt;
 use std::time::Duration;
@@ -21,6 +12,15 @@ const TOO_LARGE: &str = "Latch::new: count too large (more than 2^30 - 1)";
 /// A gate that opens when its count reaches zero, and stays open.
 ///
 /// Cloning gives another handle to the same latch.
+///
+/// # When to use it
+///
+/// Use a `Latch` when a fixed number of events must happen before waiters may
+/// go on, and the gate never closes again: N callbacks that report on other
+/// threads, N services that must be ready, N parties meeting at a point
+/// ([`arrive_and_wait`](Latch::arrive_and_wait)). Unlike a
+/// [`WaitGroup`](crate::WaitGroup), the count is fixed up front, counting down
+/// past zero is a no-op (as in Java), and once open the latch stays open.
 ///
 /// # Examples
 ///

@@ -12,6 +12,7 @@
 //! | [`WaitGroup`] | a counter of outstanding work; wait for zero; reusable | Go `sync.WaitGroup`, crossbeam `WaitGroup` |
 //! | [`Latch`] | a fixed count-down gate that stays open | Java `CountDownLatch`, C++ `std::latch` |
 //! | [`CancellationToken`] | a tree of cancellation signals | Go `context.WithCancel`, tokio-util `CancellationToken` |
+//! | [`Semaphore`] | weighted, FIFO-fair permits; too-large requests fail at once | Go `semaphore.Weighted`, tokio `Semaphore` |
 //! | [`ErrGroup`] | spawn fallible tasks; all results in order, or the first error with the rest cancelled | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
 //! | [`runtime::Runtime`] | spawn + sleep, implemented per runtime | — |
 //!
@@ -92,6 +93,7 @@ mod cancel;
 mod counter;
 mod group;
 mod latch;
+mod semaphore;
 mod sync;
 mod wait_group;
 
@@ -100,10 +102,12 @@ pub mod runtime;
 pub use cancel::{CancellationToken, DropGuard};
 pub use group::{CancelCause, ErrGroup, GroupError, PanicPolicy, Spawner};
 pub use latch::Latch;
+pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
 pub use wait_group::{WaitGroup, WaitGuard};
 
 /// The named futures this crate's methods return.
 pub mod futures {
     pub use crate::cancel::{Cancelled, RunUntilCancelled};
     pub use crate::counter::Wait;
+    pub use crate::semaphore::Acquire;
 }

@@ -1,19 +1,5 @@
 //! [`WaitGroup`]: wait for a set of tasks or threads to finish (Go's
 //! `sync.WaitGroup`), and its [`WaitGuard`].
-//!
-//! # When to use it
-//!
-//! Use a `WaitGroup` when you need to know that *some number of things* have
-//! finished, and the things are not futures you can hold: detached tasks,
-//! threads, callbacks, connections being drained. If you spawn futures and want
-//! their results or their errors, a task group is the better fit. Compared with
-//! the alternatives:
-//!
-//! * crossbeam's `WaitGroup` only blocks threads and consumes the handle on
-//!   `wait`; this one can be awaited, waited on with a time-out, and reused.
-//! * tokio-util's `TaskTracker` only works on tokio; this one needs no runtime.
-//! * A hand-rolled `AtomicUsize` + `Notify` calls `notify` on every transition
-//!   to zero; this one only touches its event when someone is waiting.
 
 use core::fmt;
 use std::time::Duration;
@@ -38,6 +24,20 @@ const OVERFLOW: &str = "WaitGroup::add overflowed the count (more than 2^30 - 1 
 ///
 /// `add` and `done` with nobody waiting are a single atomic read-modify-write
 /// each: no lock, no allocation, no wake-up machinery.
+///
+/// # When to use it
+///
+/// Use a `WaitGroup` when you need to know that *some number of things* have
+/// finished, and the things are not futures you can hold: detached tasks,
+/// threads, callbacks, connections being drained. If you spawn futures and want
+/// their results or their errors, a task group is the better fit. Compared with
+/// the alternatives:
+///
+/// * crossbeam's `WaitGroup` only blocks threads and consumes the handle on
+///   `wait`; this one can be awaited, waited on with a time-out, and reused.
+/// * tokio-util's `TaskTracker` only works on tokio; this one needs no runtime.
+/// * A hand-rolled `AtomicUsize` + `Notify` calls `notify` on every transition
+///   to zero; this one only touches its event when someone is waiting.
 ///
 /// # Examples
 ///

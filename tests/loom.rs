@@ -19,7 +19,7 @@ use std::task::{Context, Waker};
 
 use loom::future::block_on;
 use loom::thread;
-use taskgroup::{CancellationToken, Latch, WaitGroup};
+use taskgroup::{CancellationToken, Latch, Semaphore, WaitGroup};
 
 /// Polls `future` once with a no-op waker: a waiter that registers and is
 /// then abandoned, as in a lost `select!` branch.
@@ -45,7 +45,12 @@ mod wait_group {
 
     #[test]
     fn two_dones_against_two_waiters() {
-        loom::model(|| {
+        // Four threads' worth of event-listener internals: bound 2 keeps the
+        // model to seconds (3 takes minutes) and still interleaves both dones
+        // with both registrations.
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(|| {
             let wg = WaitGroup::new();
             wg.add(2);
             let doer = wg.clone();
@@ -224,6 +229,52 @@ mod cancel {
             block_on(token.cancelled());
             abandoner.join().unwrap();
             worker.join().unwrap();
+        });
+    }
+}
+
+mod semaphore {
+    use super::*;
+
+    #[test]
+    fn release_against_acquire() {
+        loom::model(|| {
+            let sem = Semaphore::new(1);
+            let held = sem.try_acquire().unwrap();
+            let releaser = thread::spawn(move || drop(held));
+            let permit = block_on(sem.acquire()).unwrap();
+            drop(permit);
+            releaser.join().unwrap();
+            assert_eq!(sem.available(), 1);
+        });
+    }
+
+    #[test]
+    fn a_dropped_waiter_passes_the_permit_on() {
+        // A waiter that is granted the permit and dropped before it sees it
+        // must hand it on, or the other waiter waits forever.
+        loom::model(|| {
+            let sem = Semaphore::new(1);
+            let held = sem.try_acquire().unwrap();
+            let abandoning = sem.clone();
+            let abandoner = thread::spawn(move || poll_once_then_drop(abandoning.acquire()));
+            let releaser = thread::spawn(move || drop(held));
+            drop(block_on(sem.acquire()).unwrap());
+            abandoner.join().unwrap();
+            releaser.join().unwrap();
+            assert_eq!(sem.available(), 1);
+        });
+    }
+
+    #[test]
+    fn weighted_waiters_in_order() {
+        loom::model(|| {
+            let sem = Semaphore::new(2);
+            let other = sem.clone();
+            let worker = thread::spawn(move || drop(block_on(other.acquire_many(2)).unwrap()));
+            drop(block_on(sem.acquire()).unwrap());
+            worker.join().unwrap();
+            assert_eq!(sem.available(), 2);
         });
     }
 }

@@ -1,52 +1,6 @@
 //! [`ErrGroup`]: spawn futures on any runtime, join their results, and cancel
 //! the rest on the first error (Go's `errgroup`, Python's `asyncio.TaskGroup`,
 //! Java's `StructuredTaskScope`).
-//!
-//! # When to use it
-//!
-//! Use an `ErrGroup` when you spawn a set of fallible futures and want all
-//! their results, or the first error with the rest stopped — and no task left
-//! running behind your back. Compared with the alternatives:
-//!
-//! * tokio's `JoinSet` is tokio-only, needs `&mut` to spawn, and has no
-//!   first-error policy or limit; `ErrGroup` works on every runtime, spawns
-//!   through `&self` (and a [`Spawner`] from inside tasks), cancels on the
-//!   first error and bounds concurrency with [`with_limit`](ErrGroup::with_limit).
-//! * tokio-util's `TaskTracker` only counts tasks; it loses their results and
-//!   their panics.
-//! * `futures::future::try_join_all` runs everything on one task; `ErrGroup`
-//!   spawns, so the work runs in parallel.
-//!
-//! # Semantics
-//!
-//! * **First error cancels the rest.** When a task returns `Err` (or panics),
-//!   the group's [`CancellationToken`] is cancelled and every other task's
-//!   future is dropped at once (it is woken for that). Cancellation is
-//!   cooperative: a task stops at its next `.await`, not in the middle of
-//!   synchronous code. Tasks that need to clean up can watch
-//!   [`cancellation_token`](ErrGroup::cancellation_token).
-//!   [`keep_going`](ErrGroup::keep_going) turns this off (Go's `conc` error
-//!   pool): every task runs, and [`join_all`](ErrGroup::join_all) returns
-//!   every outcome.
-//! * **Nothing outlives the group.** `join` returns only after every spawned
-//!   future has completed or been dropped. Dropping the group without joining
-//!   cancels its tasks ([`CancelCause::GroupDropped`]).
-//! * **Panics** are caught in the task — the same on every runtime — count as
-//!   a failure, and are resumed in the task that joins
-//!   ([`PanicPolicy::Resume`], the default) or handed over as
-//!   [`GroupError::Panicked`] with their payload ([`PanicPolicy::Capture`]).
-//! * **Nothing is lost.** A task that the runtime drops before it finishes
-//!   (say, the runtime shut down) is reported as [`GroupError::Lost`]; the
-//!   join does not hang on it.
-//!
-//! # Nested groups
-//!
-//! [`child`](ErrGroup::child) makes a group whose token is a child of this
-//! group's: cancelling the parent cancels the child's tasks, and the parent's
-//! join waits until the child has been joined or dropped and its tasks are
-//! gone. A child's errors go to whoever joins the child; they reach the parent
-//! when that code returns them (`child.join().await` inside a parent task,
-//! with `?`), as with Python's nested task groups.
 
 mod error;
 mod shared;
@@ -83,6 +37,52 @@ pub enum PanicPolicy {
 ///
 /// `T` is what a task returns on success, `E` its error, `R` the
 /// [`Runtime`] it spawns on.
+///
+/// # When to use it
+///
+/// Use an `ErrGroup` when you spawn a set of fallible futures and want all
+/// their results, or the first error with the rest stopped — and no task left
+/// running behind your back. Compared with the alternatives:
+///
+/// * tokio's `JoinSet` is tokio-only, needs `&mut` to spawn, and has no
+///   first-error policy or limit; `ErrGroup` works on every runtime, spawns
+///   through `&self` (and a [`Spawner`] from inside tasks), cancels on the
+///   first error and bounds concurrency with [`with_limit`](ErrGroup::with_limit).
+/// * tokio-util's `TaskTracker` only counts tasks; it loses their results and
+///   their panics.
+/// * `futures::future::try_join_all` runs everything on one task; `ErrGroup`
+///   spawns, so the work runs in parallel.
+///
+/// # Semantics
+///
+/// * **First error cancels the rest.** When a task returns `Err` (or panics),
+///   the group's [`CancellationToken`] is cancelled and every other task's
+///   future is dropped at once (it is woken for that). Cancellation is
+///   cooperative: a task stops at its next `.await`, not in the middle of
+///   synchronous code. Tasks that need to clean up can watch
+///   [`cancellation_token`](ErrGroup::cancellation_token).
+///   [`keep_going`](ErrGroup::keep_going) turns this off (Go's `conc` error
+///   pool): every task runs, and [`join_all`](ErrGroup::join_all) returns
+///   every outcome.
+/// * **Nothing outlives the group.** `join` returns only after every spawned
+///   future has completed or been dropped. Dropping the group without joining
+///   cancels its tasks ([`CancelCause::GroupDropped`]).
+/// * **Panics** are caught in the task — the same on every runtime — count as
+///   a failure, and are resumed in the task that joins
+///   ([`PanicPolicy::Resume`], the default) or handed over as
+///   [`GroupError::Panicked`] with their payload ([`PanicPolicy::Capture`]).
+/// * **Nothing is lost.** A task that the runtime drops before it finishes
+///   (say, the runtime shut down) is reported as [`GroupError::Lost`]; the
+///   join does not hang on it.
+///
+/// # Nested groups
+///
+/// [`child`](ErrGroup::child) makes a group whose token is a child of this
+/// group's: cancelling the parent cancels the child's tasks, and the parent's
+/// join waits until the child has been joined or dropped and its tasks are
+/// gone. A child's errors go to whoever joins the child; they reach the parent
+/// when that code returns them (`child.join().await` inside a parent task,
+/// with `?`), as with Python's nested task groups.
 ///
 /// # Examples
 ///
@@ -208,12 +208,20 @@ where
     /// Spawns `future` as a task of the group.
     ///
     /// With a [limit](Self::with_limit) reached, the task waits its turn.
+    ///
+    /// # Panics
+    ///
+    /// If the group was [closed](Self::close): spawning into a closed group
+    /// is a bug in the caller (use [`Spawner::spawn`] to get the future
+    /// back instead).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let spawned = self.spawner.spawn(future);
-        debug_assert!(spawned.is_ok(), "a live group is never closed");
+        if self.spawner.spawn(future).is_err() {
+            panic!("ErrGroup::spawn on a closed group: the task was not spawned");
+        }
     }
 
     /// Spawns `future` only if it can start now: with a limit reached, hands
@@ -236,7 +244,8 @@ where
     }
 
     /// A nested group on the same runtime: cancelled with this one, and
-    /// waited for by this one's join (see the [module docs](self)).
+    /// waited for by this one's join (see *Nested groups* in the
+    /// [type docs](ErrGroup)).
     #[must_use]
     pub fn child<T2, E2>(&self) -> ErrGroup<T2, E2, R>
     where
@@ -375,9 +384,26 @@ where
         self.spawner.shared.cause()
     }
 
-    /// The group's token: cancelled when the group cancels its tasks. Tasks
-    /// that need to clean up before they stop can watch it; cancelling it
-    /// cancels the group.
+    /// Refuses new tasks from now on: [`Spawner::spawn`] and
+    /// [`try_spawn`](Self::try_spawn) hand the future back, and
+    /// [`spawn`](Self::spawn) panics. Tasks already spawned run on. Use it to
+    /// stop a service's intake before draining it with a join (tokio's
+    /// `TaskTracker::close` does not stop spawns, tokio#6759; this does).
+    pub fn close(&self) {
+        self.spawner.shared.lock().closed = true;
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.spawner.shared.lock().closed
+    }
+
+    /// The group's token: cancelled when the group cancels its tasks.
+    /// Cancelling it cancels the group (cause [`CancelCause::Explicit`]).
+    /// Work outside the group (other tasks, threads, child tokens) can watch
+    /// it; the group's own tasks are dropped when it fires, so their cleanup
+    /// belongs in `Drop`.
     #[must_use]
     pub fn cancellation_token(&self) -> CancellationToken {
         self.spawner.shared.token().clone()
@@ -447,7 +473,7 @@ where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
         let mut state = self.shared.lock();
-        if state.handle_gone {
+        if state.closed {
             return Err(future);
         }
         let placement = match state.limit {

@@ -51,6 +51,8 @@ pub(crate) struct State<T, E> {
     pub(crate) panic_policy: PanicPolicy,
     pub(crate) live_children: usize,
     pub(crate) handle_gone: bool,
+    /// No new tasks: set by `close`, and when the handle is gone.
+    pub(crate) closed: bool,
     parent: Option<Box<dyn ChildLink>>,
 }
 
@@ -117,6 +119,7 @@ impl<T, E> Shared<T, E> {
                 panic_policy: PanicPolicy::Resume,
                 live_children: 0,
                 handle_gone: false,
+                closed: false,
                 parent: None,
             }),
             finished: Event::new(),
@@ -157,7 +160,7 @@ impl<T, E> Shared<T, E> {
                 Outcome::Finished(Ok(value)) => Ok(value),
                 Outcome::Finished(Err(error)) => Err(GroupError::Task(error)),
                 Outcome::Panicked(payload) => Err(GroupError::Panicked(payload)),
-                Outcome::Cancelled => Err(GroupError::Cancelled(self.cause_of_cancel(&state))),
+                Outcome::Cancelled => Err(GroupError::Cancelled(Self::cause_of_cancel(&mut state))),
                 Outcome::Lost => Err(GroupError::Lost),
             };
             state.outcomes.push_back((index, result));
@@ -177,8 +180,10 @@ impl<T, E> Shared<T, E> {
 
     /// Why this group's token is cancelled: the recorded cause, else the
     /// parent's cancellation, else someone cancelled the token directly.
-    fn cause_of_cancel(&self, state: &State<T, E>) -> CancelCause {
-        state.cause.unwrap_or_else(|| match &state.parent {
+    /// Recorded the first time it is worked out, so it does not change when
+    /// the parent link is dropped later.
+    fn cause_of_cancel(state: &mut State<T, E>) -> CancelCause {
+        *state.cause.get_or_insert_with(|| match &state.parent {
             Some(parent) if parent.is_cancelled() => CancelCause::Parent,
             _ => CancelCause::Explicit,
         })
@@ -186,9 +191,9 @@ impl<T, E> Shared<T, E> {
 
     /// The cause, if the group is cancelled.
     pub(crate) fn cause(&self) -> Option<CancelCause> {
-        let state = self.lock();
+        let mut state = self.lock();
         if state.cause.is_some() || self.token.is_cancelled() {
-            Some(self.cause_of_cancel(&state))
+            Some(Self::cause_of_cancel(&mut state))
         } else {
             None
         }
@@ -206,6 +211,7 @@ impl<T, E> Shared<T, E> {
         let parent = {
             let mut state = self.lock();
             state.handle_gone = true;
+            state.closed = true;
             if !joined && !state.is_settled() {
                 state.cause.get_or_insert(CancelCause::GroupDropped);
             }

@@ -423,6 +423,37 @@ runtime_tests! {
         assert_eq!(parent.join().await.unwrap(), vec![1]);
     }
 
+    async fn close_refuses_new_tasks_and_lets_running_ones_finish(rt) {
+        let group = ErrGroup::<u8, (), _>::new(rt.clone());
+        let spawner = group.spawner();
+        let gate = Latch::new(1);
+        let opened = gate.clone();
+        group.spawn(async move {
+            opened.wait().await;
+            Ok(1)
+        });
+        group.close();
+        assert!(group.is_closed());
+        assert!(spawner.spawn(async { Ok(2) }).is_err());
+        assert!(group.try_spawn(async { Ok(3) }).is_err());
+        let refused = AssertUnwindSafe(|| group.spawn(async { Ok(4) }));
+        assert!(std::panic::catch_unwind(refused).is_err(), "spawn on a closed group panics");
+        gate.count_down();
+        assert_eq!(group.join().await.unwrap(), vec![1]);
+    }
+
+    async fn a_child_cancelled_by_its_parent_keeps_that_cause(rt) {
+        let parent = ErrGroup::<(), (), _>::new(rt.clone());
+        let child = parent.child::<(), ()>();
+        let child_spawner = child.spawner();
+        child.spawn(async { std::future::pending().await });
+        parent.cancel();
+        assert_eq!(child_spawner.cause(), Some(CancelCause::Parent));
+        assert!(matches!(child.join().await, Err(GroupError::Cancelled(CancelCause::Parent))));
+        assert_eq!(child_spawner.cause(), Some(CancelCause::Parent), "stable after the join");
+        assert!(matches!(parent.join().await, Ok(values) if values.is_empty()));
+    }
+
     async fn ten_thousand_tasks_in_one_group(rt) {
         let group = ErrGroup::new(rt.clone());
         for i in 0..10_000u64 {

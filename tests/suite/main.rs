@@ -9,14 +9,15 @@ mod common;
 mod cancel;
 mod err_group;
 mod latch;
+mod semaphore;
 mod wait_group;
 
 /// Compile-time promises: every public type is `Send + Sync + 'static` where
 /// it owns its state, futures are `Send` (and `Unpin` where they hold no
 /// user future), so they can cross `spawn` and be used in `select!`.
 mod static_assertions {
-    use taskgroup::futures::{Cancelled, RunUntilCancelled, Wait};
-    use taskgroup::{CancellationToken, DropGuard, Latch, WaitGroup, WaitGuard};
+    use taskgroup::futures::{Acquire, Cancelled, RunUntilCancelled, Wait};
+    use taskgroup::{CancellationToken, DropGuard, Latch, Permit, Semaphore, WaitGroup, WaitGuard};
 
     fn send_sync_static<T: Send + Sync + 'static>() {}
     fn send_sync_unpin<T: Send + Sync + Unpin>() {}
@@ -29,6 +30,8 @@ mod static_assertions {
         send_sync_static::<Latch>();
         send_sync_static::<CancellationToken>();
         send_sync_static::<DropGuard>();
+        send_sync_static::<Semaphore>();
+        send_sync_static::<Permit>();
         send_sync_static::<taskgroup::runtime::TokioRuntime>();
         send_sync_static::<taskgroup::runtime::SmolRuntime>();
         send_sync_static::<taskgroup::runtime::AsyncStdRuntime>();
@@ -38,6 +41,7 @@ mod static_assertions {
     fn futures_are_send_sync_unpin() {
         send_sync_unpin::<Wait<'static>>();
         send_sync_unpin::<Cancelled<'static>>();
+        send_sync_unpin::<Acquire<'static>>();
         send::<RunUntilCancelled<'static, std::future::Ready<()>>>();
     }
 
@@ -48,5 +52,6 @@ mod static_assertions {
         assert_eq!(size_of::<Latch>(), size_of::<usize>());
         assert_eq!(size_of::<CancellationToken>(), size_of::<usize>());
         assert_eq!(size_of::<WaitGuard>(), size_of::<usize>());
+        assert_eq!(size_of::<Semaphore>(), size_of::<usize>());
     }
 }
