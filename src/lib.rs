@@ -97,6 +97,7 @@ mod semaphore;
 mod sync;
 mod wait_group;
 
+pub mod patterns;
 pub mod runtime;
 
 pub use cancel::{CancellationToken, DropGuard};

@@ -359,6 +359,21 @@ where
         Some(result.map_err(|error| self.resume_if_panic(error)))
     }
 
+    /// The next finished task with its spawn index, panics resumed as the
+    /// policy says (for the patterns, which keep their own order).
+    pub(crate) fn poll_next_indexed(
+        &self,
+        listener: &mut Option<event_listener::EventListener>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Option<Finished<T, E>>> {
+        self.spawner
+            .shared
+            .poll_next_finished(listener, cx)
+            .map(|next| {
+                next.map(|(index, result)| (index, result.map_err(|e| self.resume_if_panic(e))))
+            })
+    }
+
     fn policy(&self) -> PanicPolicy {
         self.spawner.shared.lock().panic_policy
     }

@@ -16,9 +16,12 @@
 //!   for one (FIFO).
 //! * `cause`: the first reason the group cancelled its tasks.
 
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use std::collections::VecDeque;
 
-use event_listener::Event;
+use event_listener::{Event, EventListener};
 
 use super::error::{CancelCause, GroupError};
 use super::task::{Job, Outcome};
@@ -251,17 +254,33 @@ impl<T, E> Shared<T, E> {
     /// Waits for the next recorded outcome; `None` once every task and child
     /// group has finished and every outcome has been taken.
     pub(crate) async fn next_finished(&self) -> Option<Finished<T, E>> {
+        let mut listener = None;
+        core::future::poll_fn(|cx| self.poll_next_finished(&mut listener, cx)).await
+    }
+
+    /// The poll form of [`next_finished`](Self::next_finished), for streams
+    /// and races; `listener` is the caller's slot for its registration.
+    pub(crate) fn poll_next_finished(
+        &self,
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Finished<T, E>>> {
         loop {
             if let Some(next) = self.try_next_finished() {
-                return next;
+                *listener = None;
+                return Poll::Ready(next);
             }
-            // Listen, then re-check: an outcome recorded between the first
-            // check and the listen is not missed.
-            let listener = self.finished.listen();
-            if let Some(next) = self.try_next_finished() {
-                return next;
+            match listener.as_mut() {
+                Some(registered) => {
+                    if Pin::new(registered).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *listener = None;
+                }
+                // Listen, then re-check at the top of the loop: an outcome
+                // recorded between the check and the listen is not missed.
+                None => *listener = Some(self.finished.listen()),
             }
-            listener.await;
         }
     }
 

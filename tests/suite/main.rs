@@ -9,6 +9,7 @@ mod common;
 mod cancel;
 mod err_group;
 mod latch;
+mod patterns;
 mod semaphore;
 mod wait_group;
 
