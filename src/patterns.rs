@@ -21,6 +21,37 @@ use futures_core::Stream;
 use crate::runtime::Runtime;
 use crate::{ErrGroup, GroupError};
 
+/// Every attempt of [`first_ok`] or [`hedged`] failed: their errors, in the
+/// order the attempts were given. Implements `std::error::Error`, so `?`
+/// works into `Box<dyn Error>`.
+pub struct AllFailed<E> {
+    /// One error per attempt that ran, in attempt order.
+    pub errors: Vec<GroupError<E>>,
+}
+
+impl<E: core::fmt::Debug> core::fmt::Debug for AllFailed<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AllFailed")
+            .field("errors", &self.errors)
+            .finish()
+    }
+}
+
+impl<E: core::fmt::Display> core::fmt::Display for AllFailed<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.errors.first() {
+            None => f.write_str("no attempt was made"),
+            Some(first) => write!(
+                f,
+                "all {} attempts failed; the first: {first}",
+                self.errors.len()
+            ),
+        }
+    }
+}
+
+impl<E: core::fmt::Debug + core::fmt::Display> std::error::Error for AllFailed<E> {}
+
 /// Runs `f` on every input concurrently and returns all results in input
 /// order, or the first error with the other calls cancelled.
 ///
@@ -275,7 +306,7 @@ impl<I, F, T, E, R: Runtime> core::fmt::Debug for MapConcurrent<I, F, T, E, R> {
 
 /// Redundant requests: starts every future at once; the first success wins
 /// and the others are cancelled (dropped) before this returns. If all fail,
-/// returns every error, in the order the futures were given.
+/// returns every error, in the order the futures were given ([`AllFailed`]).
 ///
 /// # Panics
 ///
@@ -298,7 +329,7 @@ impl<I, F, T, E, R: Runtime> core::fmt::Debug for MapConcurrent<I, F, T, E, R> {
 ///     assert_eq!(first_ok(&SmolRuntime::global(), replicas).await.unwrap(), "answer from replica 2");
 /// });
 /// ```
-pub async fn first_ok<R, I, Fut, T, E>(runtime: &R, futures: I) -> Result<T, Vec<GroupError<E>>>
+pub async fn first_ok<R, I, Fut, T, E>(runtime: &R, futures: I) -> Result<T, AllFailed<E>>
 where
     R: Runtime,
     I: IntoIterator<Item = Fut>,
@@ -364,7 +395,7 @@ pub async fn hedged<R, I, Fut, T, E>(
     runtime: &R,
     delay: Duration,
     attempts: I,
-) -> Result<T, Vec<GroupError<E>>>
+) -> Result<T, AllFailed<E>>
 where
     R: Runtime,
     I: IntoIterator<Item = Fut>,
@@ -373,7 +404,10 @@ where
     E: Send + 'static,
 {
     let group = ErrGroup::new(runtime.clone()).keep_going();
-    let mut attempts = attempts.into_iter().fuse();
+    let mut attempts = Attempts {
+        iter: attempts.into_iter(),
+        exhausted: false,
+    };
     let mut errors = Vec::new();
     let mut in_flight = 0usize;
     let mut listener = None;
@@ -387,13 +421,17 @@ where
                 None => return Err(in_given_order(errors)),
             }
         }
-        // Race the next outcome against the hedging delay.
-        let mut timer = core::pin::pin!(runtime.sleep(delay));
+        // Race the next outcome against the hedging delay (no timer once
+        // there is nothing left to hedge with).
+        let mut timer = core::pin::pin!((!attempts.exhausted).then(|| runtime.sleep(delay)));
         let next = core::future::poll_fn(|cx| {
             if let Poll::Ready(next) = group.poll_next_indexed(&mut listener, cx) {
                 return Poll::Ready(Some(next));
             }
-            timer.as_mut().poll(cx).map(|()| None)
+            match timer.as_mut().as_pin_mut() {
+                Some(timer) => timer.poll(cx).map(|()| None),
+                None => Poll::Pending,
+            }
         })
         .await;
         match next {
@@ -419,6 +457,24 @@ where
     }
 }
 
+/// The attempts not started yet; remembers when there are none left.
+struct Attempts<I> {
+    iter: I,
+    exhausted: bool,
+}
+
+impl<I: Iterator> Attempts<I> {
+    fn next(&mut self) -> Option<I::Item> {
+        let attempt = if self.exhausted {
+            None
+        } else {
+            self.iter.next()
+        };
+        self.exhausted = attempt.is_none();
+        attempt
+    }
+}
+
 /// Cancels what is left of `group`, waits until it is gone, and returns
 /// `value`: the winner of a race leaves no task behind.
 async fn finish_with<T, E, R, V>(group: ErrGroup<T, E, R>, value: V) -> V
@@ -432,7 +488,9 @@ where
     value
 }
 
-fn in_given_order<E>(mut errors: Vec<(usize, GroupError<E>)>) -> Vec<GroupError<E>> {
+fn in_given_order<E>(mut errors: Vec<(usize, GroupError<E>)>) -> AllFailed<E> {
     errors.sort_unstable_by_key(|&(index, _)| index);
-    errors.into_iter().map(|(_, error)| error).collect()
+    AllFailed {
+        errors: errors.into_iter().map(|(_, error)| error).collect(),
+    }
 }

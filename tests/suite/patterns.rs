@@ -12,7 +12,6 @@ use taskgroup::patterns::{
     first_ok, hedged, map_concurrent, map_concurrent_unordered, scatter_gather,
 };
 use taskgroup::runtime::Runtime;
-use taskgroup::GroupError;
 
 use crate::common::runtime_tests;
 
@@ -69,8 +68,9 @@ impl<R: Runtime> Replicas<R> {
     }
 }
 
-fn task_errors(errors: Vec<GroupError<String>>) -> Vec<String> {
-    errors
+fn task_errors(failed: taskgroup::patterns::AllFailed<String>) -> Vec<String> {
+    failed
+        .errors
         .into_iter()
         .map(|e| e.into_task_error().expect("a task error"))
         .collect()
@@ -167,7 +167,9 @@ runtime_tests! {
             replicas.lookup(1, Err("b")),
             replicas.lookup(3, Err("c")),
         ];
-        assert_eq!(task_errors(first_ok(&rt, lookups).await.unwrap_err()), vec!["a", "b", "c"]);
+        let failed = first_ok(&rt, lookups).await.unwrap_err();
+        assert_eq!(failed.to_string(), "all 3 attempts failed; the first: task failed: a");
+        assert_eq!(task_errors(failed), vec!["a", "b", "c"]);
     }
 
     async fn hedged_starts_the_next_attempt_only_when_the_first_is_slow(rt) {
@@ -196,6 +198,6 @@ runtime_tests! {
         let errors = hedged(&rt, Duration::from_millis(1), attempts).await.unwrap_err();
         assert_eq!(task_errors(errors), vec!["x", "y"]);
         let none: Vec<BoxedLookup> = Vec::new();
-        assert!(hedged(&rt, Duration::from_millis(1), none).await.unwrap_err().is_empty());
+        assert!(hedged(&rt, Duration::from_millis(1), none).await.unwrap_err().errors.is_empty());
     }
 }

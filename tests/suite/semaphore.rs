@@ -78,6 +78,70 @@ runtime_tests! {
         assert_eq!(sem.available(), 1);
     }
 
+    async fn waiters_are_served_in_fifo_order(rt) {
+        let sem = Semaphore::new(2);
+        let held = sem.acquire_many(2).await.unwrap();
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for i in 0..5 {
+            let (sem, order) = (sem.clone(), order.clone());
+            let queued = taskgroup::Latch::new(1);
+            let signal = queued.clone();
+            waiters.push(spawn_joinable(&rt, async move {
+                let acquire = sem.acquire_many(1 + i % 2);
+                futures::pin_mut!(acquire);
+                // Poll once to take a place in the queue, then say so.
+                let first = futures::poll!(acquire.as_mut());
+                assert!(first.is_pending());
+                signal.count_down();
+                let _permit = acquire.await.unwrap();
+                order.lock().unwrap().push(i);
+            }));
+            queued.wait().await; // the next waiter queues behind this one
+        }
+        drop(held);
+        for waiter in waiters {
+            waiter.await;
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+    }
+
+    async fn blocking_and_async_waiters_mixed(rt) {
+        let sem = Semaphore::new(2);
+        let in_use = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let (sem, in_use) = (sem.clone(), in_use.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        let _permit = sem.acquire_blocking().unwrap();
+                        assert!(in_use.fetch_add(1, Ordering::SeqCst) < 2);
+                        in_use.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (sem, in_use) = (sem.clone(), in_use.clone());
+                spawn_joinable(&rt, async move {
+                    for _ in 0..50 {
+                        let _permit = sem.acquire().await.unwrap();
+                        assert!(in_use.fetch_add(1, Ordering::SeqCst) < 2);
+                        in_use.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(sem.available(), 2);
+    }
+
     async fn weighted_stress_conserves_permits(rt) {
         // Tasks take random weights; some give up waiting (a dropped acquire
         // future). Permits in use never exceed the capacity, and all of them
