@@ -3,11 +3,27 @@
 //!
 //! # State
 //!
-//! One mutex guards `available`, `capacity`, `closed` and the FIFO queue of
-//! waiters. Permits are handed over directly: a release grants permits to
-//! waiters at the head of the queue under the lock, then (outside the lock)
-//! notifies each granted waiter's own `Event`. A waiter only ever reads its
-//! own node's state, so a wake-up is never stolen by another waiter.
+//! The free permits live in one atomic word, with two flags:
+//!
+//! ```text
+//!  usize::BITS-1            2    1        0
+//! +--------------------------+--------+--------+
+//! |        available         | CLOSED | QUEUED |
+//! +--------------------------+--------+--------+
+//! ```
+//!
+//! With neither flag set, `try_acquire` and a release are one CAS on this
+//! word: no lock, no allocation. `QUEUED` (someone waits) and `CLOSED` send
+//! acquires to the slow path, and `QUEUED` sends releases there too, so while
+//! anyone waits every change of `available` happens under the mutex, which
+//! guards `capacity` and the FIFO queue of waiters. `QUEUED` is set and
+//! cleared only under the mutex; a fast-path CAS that raced with its setting
+//! fails (the word changed) and retries into the slow path.
+//!
+//! Permits are handed over directly: a release grants permits to waiters at
+//! the head of the queue under the lock, then (outside the lock) notifies each
+//! granted waiter's own `Event`. A waiter only ever reads its own node's
+//! state, so a wake-up is never stolen by another waiter.
 
 use core::fmt;
 use core::future::Future;
@@ -85,8 +101,87 @@ struct Waiter {
     event: Event,
 }
 
+/// Someone waits in the queue: acquires and releases take the lock.
+const QUEUED_FLAG: usize = 1;
+/// The semaphore is closed: acquires take the slow path (and fail).
+const CLOSED_FLAG: usize = 2;
+/// `available` starts at bit 2.
+const PERMIT_SHIFT: u32 = 2;
+/// The most permits a semaphore can hold.
+const MAX_PERMITS: usize = usize::MAX >> PERMIT_SHIFT;
+
+/// The atomic word of free permits and flags (see the module docs).
+struct Permits(AtomicUsize);
+
+impl Permits {
+    fn available(&self) -> usize {
+        self.0.load(Ordering::Acquire) >> PERMIT_SHIFT
+    }
+
+    fn is_closed(&self) -> bool {
+        self.0.load(Ordering::Acquire) & CLOSED_FLAG != 0
+    }
+
+    /// Takes `n` permits if they are free; with `flags_allowed` false, only
+    /// when no flag is set (the lock-free fast path).
+    fn try_take(&self, n: usize, flags_allowed: bool) -> bool {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            if word >> PERMIT_SHIFT < n
+                || (!flags_allowed && word & (QUEUED_FLAG | CLOSED_FLAG) != 0)
+            {
+                return false;
+            }
+            // Acquire: what the releaser did before releasing happens-before
+            // the new holder's work.
+            match self.0.compare_exchange_weak(
+                word,
+                word - (n << PERMIT_SHIFT),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Returns `n` permits without the lock, unless someone is queued (then
+    /// the caller must go through the lock and serve the queue).
+    fn try_give_back(&self, n: usize) -> bool {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            if word & QUEUED_FLAG != 0 {
+                return false;
+            }
+            // Release: pairs with the Acquire of the next taker.
+            match self.0.compare_exchange_weak(
+                word,
+                word + (n << PERMIT_SHIFT),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Adds permits (under the lock).
+    fn add(&self, n: usize) {
+        self.0.fetch_add(n << PERMIT_SHIFT, Ordering::Release);
+    }
+
+    fn set_flag(&self, flag: usize, on: bool) {
+        if on {
+            self.0.fetch_or(flag, Ordering::AcqRel);
+        } else {
+            self.0.fetch_and(!flag, Ordering::AcqRel);
+        }
+    }
+}
+
 struct State {
-    available: usize,
     capacity: usize,
     closed: bool,
     queue: VecDeque<Arc<Waiter>>,
@@ -108,17 +203,20 @@ impl State {
     }
 
     /// Hands permits to waiters at the head of the queue, in order, while
-    /// they fit. Returns whom to notify (after the lock is released).
+    /// they fit; clears `QUEUED` once the queue is empty. Returns whom to
+    /// notify (after the lock is released).
     #[must_use]
-    fn settle_queue(&mut self) -> Vec<Arc<Waiter>> {
+    fn settle_queue(&mut self, permits: &Permits) -> Vec<Arc<Waiter>> {
         let mut settled = Vec::new();
         while let Some(head) = self.queue.front() {
-            if head.wanted > self.available {
+            if !permits.try_take(head.wanted, true) {
                 break;
             }
-            self.available -= head.wanted;
             head.state.store(GRANTED, Ordering::Release);
             settled.extend(self.queue.pop_front());
+        }
+        if self.queue.is_empty() {
+            permits.set_flag(QUEUED_FLAG, false);
         }
         settled
     }
@@ -127,7 +225,7 @@ impl State {
     /// fit now (they would block everyone behind them forever), then serves
     /// the queue.
     #[must_use]
-    fn settle_after_shrink(&mut self) -> Vec<Arc<Waiter>> {
+    fn settle_after_shrink(&mut self, permits: &Permits) -> Vec<Arc<Waiter>> {
         let capacity = self.capacity;
         let mut settled = Vec::new();
         self.queue.retain(|waiter| {
@@ -138,7 +236,7 @@ impl State {
             }
             fits
         });
-        settled.extend(self.settle_queue());
+        settled.extend(self.settle_queue(permits));
         settled
     }
 }
@@ -151,6 +249,7 @@ fn notify(settled: Vec<Arc<Waiter>>) {
 }
 
 struct Inner {
+    permits: Permits,
     state: Mutex<State>,
 }
 
@@ -164,15 +263,29 @@ impl Inner {
     }
 
     fn release(&self, permits: usize) {
-        if permits == 0 {
+        if permits == 0 || self.permits.try_give_back(permits) {
             return;
         }
         let settled = {
             let mut state = self.lock();
-            state.available += permits;
-            state.settle_queue()
+            self.permits.add(permits);
+            state.settle_queue(&self.permits)
         };
         notify(settled);
+    }
+
+    /// Takes `wanted` permits at once if nothing stands in the way: the
+    /// lock-free path, then the locked one (which also reports refusals).
+    /// `Ok(false)`: the caller must queue (the lock is released).
+    fn try_take_now(&self, wanted: usize) -> Result<bool, AcquireError> {
+        if self.permits.try_take(wanted, false) {
+            return Ok(true);
+        }
+        let state = self.lock();
+        if let Some(error) = state.refusal(wanted) {
+            return Err(error);
+        }
+        Ok(state.queue.is_empty() && self.permits.try_take(wanted, true))
     }
 }
 
@@ -224,12 +337,18 @@ pub struct Semaphore {
 
 impl Semaphore {
     /// A semaphore with `permits` permits, all available.
+    ///
+    /// # Panics
+    ///
+    /// If `permits` exceeds `usize::MAX >> 2`.
     #[must_use]
+    #[track_caller]
     pub fn new(permits: usize) -> Self {
+        assert!(permits <= MAX_PERMITS, "Semaphore::new: too many permits");
         Self {
             inner: Arc::new(Inner {
+                permits: Permits(AtomicUsize::new(permits << PERMIT_SHIFT)),
                 state: Mutex::new(State {
-                    available: permits,
                     capacity: permits,
                     closed: false,
                     queue: VecDeque::new(),
@@ -303,15 +422,11 @@ impl Semaphore {
     /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
     /// ```
     pub fn try_acquire_many(&self, n: usize) -> Result<Permit, TryAcquireError> {
-        let mut state = self.inner.lock();
-        if let Some(error) = state.refusal(n) {
-            return Err(TryAcquireError::Failed(error));
+        match self.inner.try_take_now(n) {
+            Ok(true) => Ok(self.permit(n)),
+            Ok(false) => Err(TryAcquireError::NoPermits),
+            Err(error) => Err(TryAcquireError::Failed(error)),
         }
-        if !state.queue.is_empty() || state.available < n {
-            return Err(TryAcquireError::NoPermits);
-        }
-        state.available -= n;
-        Ok(self.permit(n))
     }
 
     /// Blocks the current thread until one permit is acquired.
@@ -354,7 +469,7 @@ impl Semaphore {
     /// Permits free now (a snapshot).
     #[must_use]
     pub fn available(&self) -> usize {
-        self.inner.lock().available
+        self.inner.permits.available()
     }
 
     /// Permits in total: free plus held.
@@ -366,7 +481,7 @@ impl Semaphore {
     /// Whether [`close`](Self::close) was called.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.inner.lock().closed
+        self.inner.permits.is_closed()
     }
 
     /// Closes the semaphore: queued and future acquires fail with
@@ -386,6 +501,8 @@ impl Semaphore {
         let failed: Vec<_> = {
             let mut state = self.inner.lock();
             state.closed = true;
+            self.inner.permits.set_flag(CLOSED_FLAG, true);
+            self.inner.permits.set_flag(QUEUED_FLAG, false);
             state
                 .queue
                 .drain(..)
@@ -405,12 +522,21 @@ impl Semaphore {
     /// sem.add_permits(2);
     /// assert_eq!((sem.available(), sem.capacity()), (3, 3));
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the capacity would exceed `usize::MAX >> 2`.
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
         let settled = {
             let mut state = self.inner.lock();
-            state.available += n;
+            assert!(
+                n <= MAX_PERMITS - state.capacity,
+                "Semaphore::add_permits: too many permits"
+            );
             state.capacity += n;
-            state.settle_queue()
+            self.inner.permits.add(n);
+            state.settle_queue(&self.inner.permits)
         };
         notify(settled);
     }
@@ -430,10 +556,14 @@ impl Semaphore {
     pub fn forget_permits(&self, n: usize) -> usize {
         let (removed, settled) = {
             let mut state = self.inner.lock();
-            let removed = n.min(state.available);
-            state.available -= removed;
+            // Fast-path acquirers may race us (when nobody is queued): take
+            // what is free with the same CAS they use.
+            let mut removed = n.min(self.inner.permits.available());
+            while removed > 0 && !self.inner.permits.try_take(removed, true) {
+                removed = n.min(self.inner.permits.available());
+            }
             state.capacity -= removed;
-            (removed, state.settle_after_shrink())
+            (removed, state.settle_after_shrink(&self.inner.permits))
         };
         notify(settled);
         removed
@@ -451,7 +581,7 @@ impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.inner.lock();
         f.debug_struct("Semaphore")
-            .field("available", &state.available)
+            .field("available", &self.inner.permits.available())
             .field("capacity", &state.capacity)
             .field("queued", &state.queue.len())
             .field("closed", &state.closed)
@@ -488,7 +618,7 @@ impl Permit {
         let settled = {
             let mut state = self.inner.lock();
             state.capacity -= permits;
-            state.settle_after_shrink()
+            state.settle_after_shrink(&self.inner.permits)
         };
         notify(settled);
     }
@@ -531,12 +661,15 @@ impl Acquire<'_> {
     fn try_complete(&mut self) -> Option<Result<Permit, AcquireError>> {
         let Some(waiter) = &self.waiter else {
             // First attempt: take the permits at once, or queue.
-            let mut state = self.semaphore.inner.lock();
+            let inner = &self.semaphore.inner;
+            if inner.permits.try_take(self.wanted, false) {
+                return Some(Ok(self.semaphore.permit(self.wanted)));
+            }
+            let mut state = inner.lock();
             if let Some(error) = state.refusal(self.wanted) {
                 return Some(Err(error));
             }
-            if state.queue.is_empty() && state.available >= self.wanted {
-                state.available -= self.wanted;
+            if state.queue.is_empty() && inner.permits.try_take(self.wanted, true) {
                 return Some(Ok(self.semaphore.permit(self.wanted)));
             }
             let waiter = Arc::new(Waiter {
@@ -548,8 +681,20 @@ impl Acquire<'_> {
             // unlock is then not missed.
             self.listener = Some(waiter.event.listen());
             state.queue.push_back(Arc::clone(&waiter));
+            // From here releases take the lock. One that slipped in before
+            // the flag was set is seen by settling now.
+            inner.permits.set_flag(QUEUED_FLAG, true);
+            let settled = state.settle_queue(&inner.permits);
+            drop(state);
+            let granted_to_us = settled.iter().any(|other| Arc::ptr_eq(other, &waiter));
             self.waiter = Some(waiter);
-            return None;
+            notify(settled);
+            // Granted already: finish now rather than wait for the wake-up.
+            return if granted_to_us {
+                self.try_complete()
+            } else {
+                None
+            };
         };
         // Acquire: pairs with the Release store under the lock that settled us.
         let result = match waiter.state.load(Ordering::Acquire) {
@@ -607,12 +752,12 @@ impl Drop for Acquire<'_> {
                 // waiters behind us may fit now.
                 WAITING => {
                     state.queue.retain(|queued| !Arc::ptr_eq(queued, &waiter));
-                    state.settle_queue()
+                    state.settle_queue(&self.semaphore.inner.permits)
                 }
                 // Granted but never handed out: give the permits back.
                 GRANTED => {
-                    state.available += self.wanted;
-                    state.settle_queue()
+                    self.semaphore.inner.permits.add(self.wanted);
+                    state.settle_queue(&self.semaphore.inner.permits)
                 }
                 _ => Vec::new(),
             }
