@@ -200,3 +200,28 @@ fn one_parked_wait_allocates_one_listener() {
         );
     }
 }
+
+/// The semaphore's uncontended path: `try_acquire` + drop, and `acquire()`
+/// polled once on a free semaphore + drop, are one CAS each way on its state
+/// word; the `Permit` holds an `Arc` clone of the semaphore (a count bump,
+/// not an allocation).
+#[test]
+fn uncontended_semaphore_acquire_and_release_allocate_nothing() {
+    let sem = taskgroup::Semaphore::new(1);
+    let (allocs, acquired) = allocations_in(|| {
+        let mut acquired = 0;
+        for _ in 0..1_000 {
+            let permit = sem.try_acquire().expect("a free permit");
+            acquired += permit.permits();
+            drop(permit);
+            let Poll::Ready(permit) = poll_once(pin!(sem.acquire())) else {
+                panic!("acquire on a free semaphore must be ready at once");
+            };
+            acquired += permit.expect("open").permits();
+        }
+        acquired
+    });
+    assert_eq!(allocs, (0, 0));
+    assert_eq!(acquired, 2_000);
+    assert_eq!(sem.available(), 1);
+}

@@ -22,10 +22,31 @@ pub(crate) enum Outcome<T, E> {
 
 pin_project_lite::pin_project! {
     /// Polls `future`, turning a panic into `Err(payload)`; the same on every
-    /// runtime, whatever each does with a panicking task by itself.
+    /// runtime, whatever each does with a panicking task by itself. The
+    /// future is dropped here too, as soon as it is done (or cancelled, which
+    /// `RunUntilCancelled` reports as done): a panic in its `Drop` is
+    /// caught and reported the same way, instead of unwinding into the
+    /// runtime.
     pub(crate) struct CatchUnwind<F> {
         #[pin]
-        future: F,
+        stage: Stage<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProjection]
+    #[project_replace = StageReplaced]
+    enum Stage<F> {
+        Running { #[pin] future: F },
+        Done,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(future: F) -> Self {
+        Self {
+            stage: Stage::Running { future },
+        }
     }
 }
 
@@ -33,14 +54,26 @@ impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, Box<dyn Any + Send + 'static>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.project().future;
+        let mut stage = self.project().stage;
+        let StageProjection::Running { future } = stage.as_mut().project() else {
+            panic!("a group task's future was polled after it finished");
+        };
         // AssertUnwindSafe: after a panic the future is never polled again
-        // (the task records the panic and ends), so no broken state is seen.
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
+        // (it is dropped right below), so no broken state is observed.
+        let polled = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
+        };
+        let dropped = catch_unwind(AssertUnwindSafe(|| {
+            stage.as_mut().project_replace(Stage::Done);
+        }));
+        Poll::Ready(match (polled, dropped) {
+            (Ok(output), Ok(())) => Ok(output),
+            // The first panic wins; a second one (its `Drop` after a
+            // panicking poll) says nothing new.
+            (Err(payload), _) | (Ok(_), Err(payload)) => Err(payload),
+        })
     }
 }
 
@@ -94,9 +127,7 @@ where
     let recorder = recorder;
     let outcome = {
         let token = recorder.shared.token().clone();
-        let run = CatchUnwind {
-            future: token.run_until_cancelled(future),
-        };
+        let run = CatchUnwind::new(token.run_until_cancelled(future));
         match run.await {
             Ok(Some(result)) => Outcome::Finished(result),
             Ok(None) => Outcome::Cancelled,

@@ -454,6 +454,32 @@ runtime_tests! {
         assert!(matches!(parent.join().await, Ok(values) if values.is_empty()));
     }
 
+    async fn a_panic_in_drop_during_cancellation_is_caught_and_reported(rt) {
+        struct ExplodesOnDrop;
+        impl Drop for ExplodesOnDrop {
+            fn drop(&mut self) {
+                panic!("drop exploded");
+            }
+        }
+        let group = ErrGroup::<(), &str, _>::new(rt.clone()).with_panic_policy(PanicPolicy::Capture);
+        let started = Latch::new(1);
+        let signal = started.clone();
+        group.spawn(async move {
+            let _bomb = ExplodesOnDrop;
+            signal.count_down();
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        let gate = started.clone();
+        group.spawn(async move {
+            gate.wait().await;
+            Err("fail")
+        });
+        let outcomes = group.join_all().await;
+        assert_eq!(outcomes[0].as_ref().unwrap_err().panic_message(), Some("drop exploded"));
+        assert!(matches!(outcomes[1], Err(GroupError::Task("fail"))));
+    }
+
     async fn ten_thousand_tasks_in_one_group(rt) {
         let group = ErrGroup::new(rt.clone());
         for i in 0..10_000u64 {
