@@ -19,6 +19,19 @@ use crate::runtime::Runtime;
 use crate::sync::Arc;
 use crate::CancellationToken;
 
+/// Which task of a group: its position in spawn order (0 for the first task
+/// spawned). Returned by `spawn`, and with each outcome by
+/// [`join_next_with_id`](ErrGroup::join_next_with_id), so a caller can tell
+/// which task failed or was cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub usize);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task #{}", self.0)
+    }
+}
+
 /// What the group's joiner does with a task that panicked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PanicPolicy {
@@ -215,12 +228,13 @@ where
     /// is a bug in the caller (use [`Spawner::spawn`] to get the future
     /// back instead).
     #[track_caller]
-    pub fn spawn<F>(&self, future: F)
+    pub fn spawn<F>(&self, future: F) -> TaskId
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        if self.spawner.spawn(future).is_err() {
-            panic!("ErrGroup::spawn on a closed group: the task was not spawned");
+        match self.spawner.spawn(future) {
+            Ok(id) => id,
+            Err(_) => panic!("ErrGroup::spawn on a closed group: the task was not spawned"),
         }
     }
 
@@ -230,7 +244,7 @@ where
     /// # Errors
     ///
     /// `Err(future)` when the group's limit is reached.
-    pub fn try_spawn<F>(&self, future: F) -> Result<(), F>
+    pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -355,8 +369,39 @@ where
     /// Cancel-safe: if the future is dropped, no outcome is lost; the next
     /// call returns it.
     pub async fn join_next(&mut self) -> Option<Result<T, GroupError<E>>> {
-        let (_, result) = self.spawner.shared.next_finished().await?;
-        Some(result.map_err(|error| self.resume_if_panic(error)))
+        Some(self.join_next_with_id().await?.1)
+    }
+
+    /// Like [`join_next`](Self::join_next), with the [`TaskId`] of the task
+    /// that finished (the one its `spawn` returned).
+    ///
+    /// # Panics
+    ///
+    /// Resumes a task's panic under [`PanicPolicy::Resume`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as `join_next`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{ErrGroup, GroupError, runtime::SmolRuntime};
+    ///
+    /// smol::block_on(async {
+    ///     let mut group = ErrGroup::new(SmolRuntime::global());
+    ///     let failing = group.spawn(async { Err::<(), _>("disk full") });
+    ///     let (id, result) = group.join_next_with_id().await.unwrap();
+    ///     assert_eq!(id, failing);
+    ///     assert!(matches!(result, Err(GroupError::Task("disk full"))));
+    /// });
+    /// ```
+    pub async fn join_next_with_id(&mut self) -> Option<(TaskId, Result<T, GroupError<E>>)> {
+        let (index, result) = self.spawner.shared.next_finished().await?;
+        Some((
+            TaskId(index),
+            result.map_err(|error| self.resume_if_panic(error)),
+        ))
     }
 
     /// The next finished task with its spawn index, panics resumed as the
@@ -463,7 +508,7 @@ where
     /// # Errors
     ///
     /// `Err(future)` if the group was joined or dropped.
-    pub fn spawn<F>(&self, future: F) -> Result<(), F>
+    pub fn spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -476,14 +521,14 @@ where
     ///
     /// `Err(future)` if the group's limit is reached, or the group was joined
     /// or dropped.
-    pub fn try_spawn<F>(&self, future: F) -> Result<(), F>
+    pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
         self.place(future, true)
     }
 
-    fn place<F>(&self, future: F, refuse_when_full: bool) -> Result<(), F>
+    fn place<F>(&self, future: F, refuse_when_full: bool) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -509,7 +554,7 @@ where
         let task = task(Recorder::new(Arc::clone(&self.shared), index), future);
         if let Placement::Queued = placement {
             state.queue.push_back(Box::pin(task));
-            return Ok(());
+            return Ok(TaskId(index));
         }
         drop(state);
         match placement {
@@ -518,7 +563,7 @@ where
                 .spawn(worker(Slot::new(Arc::clone(&self.shared)), task)),
             _ => self.runtime.spawn(task),
         }
-        Ok(())
+        Ok(TaskId(index))
     }
 
     /// The group's cancellation token.

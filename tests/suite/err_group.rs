@@ -310,6 +310,26 @@ runtime_tests! {
         assert!(values.iter().all(|&v| v != 4));
     }
 
+    async fn join_next_with_id_names_each_task(rt) {
+        let mut group = ErrGroup::new(rt.clone()).keep_going();
+        let mut ids = Vec::new();
+        for i in 0..5u32 {
+            ids.push(group.spawn(async move { if i == 3 { Err(i) } else { Ok(i) } }));
+        }
+        assert_eq!(ids, (0..5).map(taskgroup::TaskId).collect::<Vec<_>>());
+        let mut seen = Vec::new();
+        while let Some((id, result)) = group.join_next_with_id().await {
+            match result {
+                Ok(value) => assert_eq!(taskgroup::TaskId(value as usize), id),
+                Err(error) => assert_eq!((id, error.into_task_error()), (ids[3], Some(3))),
+            }
+            seen.push(id);
+        }
+        seen.sort();
+        assert_eq!(seen, ids);
+        assert_eq!(ids[3].to_string(), "task #3");
+    }
+
     async fn keep_going_runs_everything_and_join_all_returns_every_outcome(rt) {
         let group = ErrGroup::new(rt.clone()).keep_going();
         for i in 0..6u32 {
