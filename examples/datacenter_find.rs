@@ -51,14 +51,16 @@
 //! cargo run --example datacenter_find --all-features -- --runtime async-std --seed 7 --hedge-ms 20
 //! ```
 
+mod common;
+
 use std::fmt;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{ms, Align, Command, RuntimeKind, Table, XorShift64};
 use taskgroup::patterns::{first_ok, hedged, scatter_gather};
-use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
+use taskgroup::runtime::Runtime;
 use taskgroup::{AcquireError, ErrGroup, GroupError, Semaphore, WaitGroup};
 
 const USAGE: &str = "\
@@ -71,24 +73,6 @@ Options:
   --seed S           seed for delays and failures         (default: 42)
   --hedge-ms MS      hedging delay, 1 to 1000             (default: 40)
   -h, --help         print this help";
-
-/// Which executor drives [`run`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RuntimeKind {
-    Tokio,
-    Smol,
-    AsyncStd,
-}
-
-impl RuntimeKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Tokio => "tokio",
-            Self::Smol => "smol",
-            Self::AsyncStd => "async-std",
-        }
-    }
-}
 
 /// The command line, parsed.
 #[derive(Clone, Debug)]
@@ -108,86 +92,21 @@ impl Default for Args {
     }
 }
 
-/// What `parse_args` decided.
-enum Command {
-    Run(Args),
-    Help,
-}
-
-/// Parses `--flag value` and `--flag=value`.
-fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
-    let mut args = Args::default();
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Command::Help);
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg, None),
-        };
-        if !flag.starts_with('-') {
-            return Err(format!("unexpected argument `{flag}`"));
-        }
-        if !matches!(flag.as_str(), "--runtime" | "--seed" | "--hedge-ms") {
-            return Err(format!("unknown option `{flag}`"));
-        }
-        let value = match inline.or_else(|| argv.next()) {
-            Some(value) => value,
-            None => return Err(format!("`{flag}` needs a value")),
-        };
-        let bad = |what: &str| format!("`{flag}`: expected {what}, got `{value}`");
-        match flag.as_str() {
-            "--runtime" => {
-                args.runtime = match value.as_str() {
-                    "tokio" => RuntimeKind::Tokio,
-                    "smol" => RuntimeKind::Smol,
-                    "async-std" | "async_std" => RuntimeKind::AsyncStd,
-                    _ => return Err(bad("tokio, smol or async-std")),
-                }
-            }
-            "--seed" => args.seed = value.parse().map_err(|_| bad("an unsigned integer"))?,
+fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, String> {
+    let flags = ["--runtime", "--seed", "--hedge-ms"];
+    common::parse_flags(argv, Args::default(), &flags, |args, flag| {
+        match flag.name() {
+            "--runtime" => args.runtime = flag.runtime()?,
+            "--seed" => args.seed = flag.parse("an unsigned integer")?,
             "--hedge-ms" => {
-                let ms: u64 = value
-                    .parse()
-                    .ok()
-                    .filter(|ms| (1..=1000).contains(ms))
-                    .ok_or_else(|| bad("milliseconds from 1 to 1000"))?;
+                let ms =
+                    flag.parse_if(|ms| (1..=1000).contains(ms), "milliseconds from 1 to 1000")?;
                 args.hedge = Duration::from_millis(ms);
             }
             _ => unreachable!("flag checked above"),
         }
-    }
-    Ok(Command::Run(args))
-}
-
-/// A tiny seeded xorshift64 generator: enough to vary the simulation, not
-/// for anything that matters.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn new(seed: u64) -> Self {
-        // Xorshift gets stuck at zero, and nearby seeds give nearby first
-        // outputs: scramble the seed once with splitmix64 first.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Self(if z == 0 { 1 } else { z })
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `lo..=hi`.
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
+        Ok(())
+    })
 }
 
 /// A simulated datacenter.
@@ -652,7 +571,7 @@ async fn hedging<R: Runtime>(
         elapsed,
         note: format!(
             "hedge after {} ms: {} sent vs {redundant_sent} redundant; {} cancelled",
-            delay.as_millis(),
+            ms(delay),
             probe.sent(),
             probe.cancelled()
         ),
@@ -769,7 +688,7 @@ fn print_plan(plan: &[Lookup]) {
             job.dc.name,
             format!("{lo}-{hi} ms"),
             job.dc.fail_pct,
-            job.delay.as_millis(),
+            ms(job.delay),
             job.dc.weight
         );
     }
@@ -777,32 +696,21 @@ fn print_plan(plan: &[Lookup]) {
 }
 
 fn print_table(rows: &[Row]) {
-    let width = |column: fn(&Row) -> usize, title: &str| {
-        rows.iter().map(column).max().unwrap_or(0).max(title.len())
-    };
-    let p = width(|r| r.pattern.len(), "pattern");
-    let s = width(|r| r.sent.to_string().len(), "sent");
-    let res = width(|r| r.result.len(), "result");
-    let e = width(|r| r.elapsed.as_millis().to_string().len(), "ms");
-    println!();
-    println!(
-        "{:<p$} | {:>s$} | {:<res$} | {:>e$} | note",
-        "pattern", "sent", "result", "ms"
-    );
-    println!(
-        "{:-<p$}-+-{:->s$}-+-{:-<res$}-+-{:->e$}-+-{:-<30}",
-        "", "", "", "", ""
+    let mut table = Table::fitted(
+        &[
+            ("pattern", Align::Left),
+            ("sent", Align::Right),
+            ("result", Align::Left),
+            ("ms", Align::Right),
+        ],
+        "note",
+        30,
     );
     for r in rows {
-        println!(
-            "{:<p$} | {:>s$} | {:<res$} | {:>e$} | {}",
-            r.pattern,
-            r.sent,
-            r.result,
-            r.elapsed.as_millis(),
-            r.note
-        );
+        table.row(&[&r.pattern, &r.sent, &r.result, &ms(r.elapsed), &r.note]);
     }
+    println!();
+    table.print();
     println!();
 }
 
@@ -814,7 +722,7 @@ async fn run<R: Runtime>(rt: R, args: Args) {
         "runtime {}, seed {}, hedging delay {} ms\n",
         args.runtime.name(),
         args.seed,
-        args.hedge.as_millis()
+        ms(args.hedge)
     );
     print_plan(&plan);
     println!("running the patterns one after another; details:");
@@ -844,33 +752,10 @@ async fn run<R: Runtime>(rt: R, args: Args) {
     weighted(&rt, &plan, &mut rows).await;
 
     print_table(&rows);
-    println!("{} ms in all", start.elapsed().as_millis());
+    println!("{} ms in all", ms(start.elapsed()));
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n(run with --help for the options)");
-            return ExitCode::from(2);
-        }
-    };
-
-    match args.runtime {
-        RuntimeKind::Tokio => {
-            let tokio = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("failed to build the tokio runtime");
-            // `current()` must be called inside the runtime, so inside `block_on`.
-            tokio.block_on(async { run(TokioRuntime::current(), args).await });
-        }
-        RuntimeKind::Smol => smol::block_on(run(SmolRuntime::global(), args)),
-        RuntimeKind::AsyncStd => async_std::task::block_on(run(AsyncStdRuntime, args)),
-    }
-    ExitCode::SUCCESS
+fn main() {
+    let args = common::args_or_exit(USAGE, parse_args);
+    common::block_on!(args.runtime, |rt| run(rt, args));
 }

@@ -32,12 +32,14 @@
 //! cargo run --example fan_out_fan_in --all-features -- --runtime async-std --fail-at none
 //! ```
 
+mod common;
+
 use std::fmt;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
+use common::{ms, Align, Command, RuntimeKind, Table, XorShift64};
+use taskgroup::runtime::Runtime;
 use taskgroup::{ErrGroup, GroupError};
 
 const USAGE: &str = "\
@@ -56,24 +58,6 @@ Options:
 
 /// How many tasks the streaming phase runs (at most).
 const PHASE_2_TASKS: usize = 6;
-
-/// Which executor drives [`run`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RuntimeKind {
-    Tokio,
-    Smol,
-    AsyncStd,
-}
-
-impl RuntimeKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Tokio => "tokio",
-            Self::Smol => "smol",
-            Self::AsyncStd => "async-std",
-        }
-    }
-}
 
 /// The command line, parsed.
 #[derive(Clone, Debug)]
@@ -97,74 +81,37 @@ impl Default for Args {
     }
 }
 
-/// What `parse_args` decided.
-enum Command {
-    Run(Args),
-    Help,
-}
-
-/// Parses `--flag value` and `--flag=value`.
-fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
-    let mut args = Args::default();
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Command::Help);
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg, None),
-        };
-        if !flag.starts_with('-') {
-            return Err(format!("unexpected argument `{flag}`"));
-        }
-        if !matches!(
-            flag.as_str(),
-            "--runtime" | "--tasks" | "--limit" | "--seed" | "--fail-at"
-        ) {
-            return Err(format!("unknown option `{flag}`"));
-        }
-        let Some(value) = inline.or_else(|| argv.next()) else {
-            return Err(format!("`{flag}` needs a value"));
-        };
-        let bad = |what: &str| format!("`{flag}`: expected {what}, got `{value}`");
-        match flag.as_str() {
-            "--runtime" => {
-                args.runtime = match value.as_str() {
-                    "tokio" => RuntimeKind::Tokio,
-                    "smol" => RuntimeKind::Smol,
-                    "async-std" | "async_std" => RuntimeKind::AsyncStd,
-                    _ => return Err(bad("tokio, smol or async-std")),
-                }
-            }
+fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, String> {
+    let flags = ["--runtime", "--tasks", "--limit", "--seed", "--fail-at"];
+    let parsed = common::parse_flags(argv, Args::default(), &flags, |args, flag| {
+        match flag.name() {
+            "--runtime" => args.runtime = flag.runtime()?,
             "--tasks" => {
-                args.tasks = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1_000).contains(n))
-                    .ok_or_else(|| bad("a number of tasks from 1 to 1000"))?;
+                args.tasks = flag.parse_if(
+                    |n| (1..=1_000).contains(n),
+                    "a number of tasks from 1 to 1000",
+                )?;
             }
             "--limit" => {
-                args.limit = match value.as_str() {
+                args.limit = match flag.value() {
                     "none" => None,
-                    _ => Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|&k| k > 0)
-                            .ok_or_else(|| bad("a limit of at least 1, or `none`"))?,
-                    ),
+                    _ => Some(flag.parse_if(|&k| k > 0, "a limit of at least 1, or `none`")?),
                 }
             }
-            "--seed" => args.seed = value.parse().map_err(|_| bad("an unsigned integer"))?,
+            "--seed" => args.seed = flag.parse("an unsigned integer")?,
             "--fail-at" => {
-                args.fail_at = match value.as_str() {
+                args.fail_at = match flag.value() {
                     "none" => None,
-                    _ => Some(value.parse().map_err(|_| bad("a task index, or `none`"))?),
+                    _ => Some(flag.parse("a task index, or `none`")?),
                 }
             }
             _ => unreachable!("flag checked above"),
         }
-    }
+        Ok(())
+    })?;
+    let Command::Run(args) = parsed else {
+        return Ok(parsed);
+    };
     if let Some(index) = args.fail_at.filter(|&i| i >= args.tasks) {
         return Err(format!(
             "`--fail-at {index}` is not a task: there are {} (0 to {}), or use `none`",
@@ -173,36 +120,6 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String>
         ));
     }
     Ok(Command::Run(args))
-}
-
-/// A tiny seeded xorshift64 generator: enough to vary the simulation, not
-/// for anything that matters.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn new(seed: u64) -> Self {
-        // Xorshift gets stuck at zero, and nearby seeds give nearby first
-        // outputs: scramble the seed once with splitmix64 first.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Self(if z == 0 { 1 } else { z })
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `lo..=hi`.
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
 }
 
 /// The work one task will do, planned up front from the seed.
@@ -362,11 +279,6 @@ async fn process<R: Runtime>(
     Ok(TaskDone { id: plan.id })
 }
 
-/// Milliseconds, for printing.
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
-
 fn describe_limit(limit: Option<usize>) -> String {
     limit.map_or_else(|| "none".to_owned(), |k| k.to_string())
 }
@@ -423,12 +335,15 @@ async fn phase_join<R: Runtime>(rt: &R, args: &Args) {
     // `join` returned, so every future has completed or been dropped: every
     // tracker has written its row.
     let rows = std::mem::take(&mut *board.rows.lock().unwrap());
-    println!();
-    println!(
-        "{:>4}  {:>10}  {:>8}  state",
-        "task", "planned ms", "ended ms"
+    let mut table = Table::new(
+        &[
+            ("task", Align::Right, 4),
+            ("planned ms", Align::Right, 10),
+            ("ended ms", Align::Right, 8),
+        ],
+        "state",
+        24,
     );
-    println!("{:->4}  {:->10}  {:->8}  {:-<24}", "", "", "", "");
     let mut alive = 0;
     let mut counts = [0usize; 4];
     for (plan, row) in plans.iter().zip(&rows) {
@@ -448,13 +363,10 @@ async fn phase_join<R: Runtime>(rt: &R, args: &Args) {
                 ("still alive after join!", "-".to_owned())
             }
         };
-        println!(
-            "{:>4}  {:>10}  {:>8}  {label}",
-            plan.id,
-            ms(plan.duration),
-            ended
-        );
+        table.row(&[&plan.id, &ms(plan.duration), &ended, &label]);
     }
+    println!();
+    table.print();
     println!();
     println!(
         "{} completed, {} failed, {} cancelled, {} cancelled before start; \
@@ -521,30 +433,7 @@ async fn run<R: Runtime>(rt: R, args: Args) {
     println!("{} ms in all", ms(start.elapsed()));
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n(run with --help for the options)");
-            return ExitCode::from(2);
-        }
-    };
-
-    match args.runtime {
-        RuntimeKind::Tokio => {
-            let tokio = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("failed to build the tokio runtime");
-            // `current()` must be called inside the runtime, so inside `block_on`.
-            tokio.block_on(async { run(TokioRuntime::current(), args).await });
-        }
-        RuntimeKind::Smol => smol::block_on(run(SmolRuntime::global(), args)),
-        RuntimeKind::AsyncStd => async_std::task::block_on(run(AsyncStdRuntime, args)),
-    }
-    ExitCode::SUCCESS
+fn main() {
+    let args = common::args_or_exit(USAGE, parse_args);
+    common::block_on!(args.runtime, |rt| run(rt, args));
 }

@@ -45,12 +45,14 @@
 //! cargo run --example latch_callbacks -- --requests 10 --seed 7 --timeout-ms 100
 //! ```
 
+mod common;
+
 use std::ops::Range;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{ms, Align, Command, Table, XorShift64};
 use taskgroup::Latch;
 
 const USAGE: &str = "\
@@ -72,84 +74,27 @@ struct Args {
     timeout: Duration,
 }
 
-/// What `parse_args` decided.
-enum Command {
-    Run(Args),
-    Help,
-}
-
-/// Parses `--flag value` and `--flag=value`.
-fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
-    let mut args = Args {
+fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, String> {
+    let defaults = Args {
         requests: 6,
         seed: 42,
         timeout: Duration::from_millis(150),
     };
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Command::Help);
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg, None),
-        };
-        if !flag.starts_with('-') {
-            return Err(format!("unexpected argument `{flag}`"));
-        }
-        if !matches!(flag.as_str(), "--requests" | "--seed" | "--timeout-ms") {
-            return Err(format!("unknown option `{flag}`"));
-        }
-        let Some(value) = inline.or_else(|| argv.next()) else {
-            return Err(format!("`{flag}` needs a value"));
-        };
-        let bad = |what: &str| format!("`{flag}`: expected {what}, got `{value}`");
-        match flag.as_str() {
+    let flags = ["--requests", "--seed", "--timeout-ms"];
+    common::parse_flags(argv, defaults, &flags, |args, flag| {
+        match flag.name() {
             "--requests" => {
-                args.requests = value
-                    .parse()
-                    .ok()
-                    .filter(|&n| n <= 1_000)
-                    .ok_or_else(|| bad("a number of requests from 0 to 1000"))?;
+                args.requests =
+                    flag.parse_if(|&n| n <= 1_000, "a number of requests from 0 to 1000")?;
             }
-            "--seed" => args.seed = value.parse().map_err(|_| bad("an unsigned integer"))?,
+            "--seed" => args.seed = flag.parse("an unsigned integer")?,
             "--timeout-ms" => {
-                let ms: u64 = value.parse().map_err(|_| bad("a number of milliseconds"))?;
-                args.timeout = Duration::from_millis(ms);
+                args.timeout = Duration::from_millis(flag.parse("a number of milliseconds")?);
             }
             _ => unreachable!("flag checked above"),
         }
-    }
-    Ok(Command::Run(args))
-}
-
-/// A tiny seeded xorshift64 generator: enough to vary the simulation, not
-/// for anything that matters.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn new(seed: u64) -> Self {
-        // Xorshift gets stuck at zero, and nearby seeds give nearby first
-        // outputs: scramble the seed once with splitmix64 first.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Self(if z == 0 { 1 } else { z })
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `lo..=hi`.
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
+        Ok(())
+    })
 }
 
 /// What the legacy client calls back with.
@@ -226,30 +171,30 @@ fn submit_all(client: &LegacyClient, requests: Range<u32>, start: Instant) -> (L
     (latch, calls)
 }
 
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
-
 /// Prints the calls in request order, then a summary line.
 fn report(calls: &Calls, start: Instant) {
     let mut calls = std::mem::take(&mut *calls.lock().unwrap());
     calls.sort_by_key(|c| c.request);
     if !calls.is_empty() {
-        println!();
-        println!("{:>3}  {:>7}  {:<11}  result", "req", "done at", "thread");
-        println!("{:->3}  {:->7}  {:-<11}  {:-<40}", "", "", "", "");
+        let mut table = Table::new(
+            &[
+                ("req", Align::Right, 3),
+                ("done at", Align::Right, 7),
+                ("thread", Align::Left, 11),
+            ],
+            "result",
+            40,
+        );
         for c in &calls {
             let result = match &c.result {
                 Ok(reply) => format!("ok      {reply}"),
                 Err(e) => format!("FAILED  {e}"),
             };
-            println!(
-                "{:>3}  {:>4} ms  {:<11}  {result}",
-                c.request,
-                ms(c.finished_at),
-                c.thread
-            );
+            let done_at = format!("{} ms", ms(c.finished_at));
+            table.row(&[&c.request, &done_at, &c.thread, &result]);
         }
+        println!();
+        table.print();
     }
     let failed = calls.iter().filter(|c| c.result.is_err()).count();
     println!(
@@ -261,18 +206,8 @@ fn report(calls: &Calls, start: Instant) {
     );
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n(run with --help for the options)");
-            return ExitCode::from(2);
-        }
-    };
+fn main() {
+    let args = common::args_or_exit(USAGE, parse_args);
     let n = args.requests;
 
     // Round 1: a plain thread waits, with a time-out first.
@@ -311,6 +246,4 @@ fn main() -> ExitCode {
     });
     println!("[{:>4} ms] latch open", ms(start.elapsed()));
     report(&calls, start);
-
-    ExitCode::SUCCESS
 }

@@ -25,14 +25,13 @@
 //! cargo run --example ocr_fanout --all-features -- --runtime async-std --jobs 12 --seed 7 --timeout-ms 500
 //! ```
 
-use std::future::Future;
-use std::pin::pin;
-use std::process::ExitCode;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::{select, Either};
-use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
+use common::{ms, timeout, Align, Command, RuntimeKind, Table, XorShift64};
+use taskgroup::runtime::Runtime;
 use taskgroup::{WaitGroup, WaitGuard};
 
 const USAGE: &str = "\
@@ -46,24 +45,6 @@ Options:
   --seed S           seed for durations and failures   (default: 42)
   --timeout-ms MS    how long to wait before reporting (default: 300)
   -h, --help         print this help";
-
-/// Which executor drives [`run`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RuntimeKind {
-    Tokio,
-    Smol,
-    AsyncStd,
-}
-
-impl RuntimeKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Tokio => "tokio",
-            Self::Smol => "smol",
-            Self::AsyncStd => "async-std",
-        }
-    }
-}
 
 /// The command line, parsed.
 #[derive(Clone, Debug)]
@@ -85,92 +66,22 @@ impl Default for Args {
     }
 }
 
-/// What `parse_args` decided.
-enum Command {
-    Run(Args),
-    Help,
-}
-
-/// Parses `--flag value` and `--flag=value`.
-fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
-    let mut args = Args::default();
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Command::Help);
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg, None),
-        };
-        if !flag.starts_with('-') {
-            return Err(format!("unexpected argument `{flag}`"));
-        }
-        if !matches!(
-            flag.as_str(),
-            "--runtime" | "--jobs" | "--seed" | "--timeout-ms"
-        ) {
-            return Err(format!("unknown option `{flag}`"));
-        }
-        let value = match inline.or_else(|| argv.next()) {
-            Some(value) => value,
-            None => return Err(format!("`{flag}` needs a value")),
-        };
-        let bad = |what: &str| format!("`{flag}`: expected {what}, got `{value}`");
-        match flag.as_str() {
-            "--runtime" => {
-                args.runtime = match value.as_str() {
-                    "tokio" => RuntimeKind::Tokio,
-                    "smol" => RuntimeKind::Smol,
-                    "async-std" | "async_std" => RuntimeKind::AsyncStd,
-                    _ => return Err(bad("tokio, smol or async-std")),
-                }
-            }
+fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, String> {
+    let flags = ["--runtime", "--jobs", "--seed", "--timeout-ms"];
+    common::parse_flags(argv, Args::default(), &flags, |args, flag| {
+        match flag.name() {
+            "--runtime" => args.runtime = flag.runtime()?,
             "--jobs" => {
-                args.jobs = value
-                    .parse()
-                    .ok()
-                    .filter(|&n| n <= 10_000)
-                    .ok_or_else(|| bad("a number of jobs from 0 to 10000"))?;
+                args.jobs = flag.parse_if(|&n| n <= 10_000, "a number of jobs from 0 to 10000")?;
             }
-            "--seed" => args.seed = value.parse().map_err(|_| bad("an unsigned integer"))?,
+            "--seed" => args.seed = flag.parse("an unsigned integer")?,
             "--timeout-ms" => {
-                let ms: u64 = value.parse().map_err(|_| bad("a number of milliseconds"))?;
-                args.timeout = Duration::from_millis(ms);
+                args.timeout = Duration::from_millis(flag.parse("a number of milliseconds")?);
             }
             _ => unreachable!("flag checked above"),
         }
-    }
-    Ok(Command::Run(args))
-}
-
-/// A tiny seeded xorshift64 generator: enough to vary the simulation, not
-/// for anything that matters.
-struct XorShift64(u64);
-
-impl XorShift64 {
-    fn new(seed: u64) -> Self {
-        // Xorshift gets stuck at zero, and nearby seeds give nearby first
-        // outputs: scramble the seed once with splitmix64 first.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Self(if z == 0 { 1 } else { z })
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A number in `lo..=hi`.
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next_u64() % (hi - lo + 1)
-    }
+        Ok(())
+    })
 }
 
 /// The work one job will do, planned up front from the seed.
@@ -202,20 +113,6 @@ fn plan_jobs(jobs: usize, seed: u64) -> Vec<Plan> {
             words: rng.between(80, 900),
         })
         .collect()
-}
-
-/// Milliseconds, for printing.
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
-
-/// Runs `future` for at most `limit`, using the runtime's own timer.
-/// `None` means the time-out won; `future` is dropped unfinished.
-async fn timeout<R: Runtime, F: Future>(rt: &R, limit: Duration, future: F) -> Option<F::Output> {
-    match select(pin!(future), pin!(rt.sleep(limit))).await {
-        Either::Left((output, _sleep)) => Some(output),
-        Either::Right(((), _unfinished)) => None,
-    }
 }
 
 /// One simulated OCR call.
@@ -319,43 +216,28 @@ async fn run<R: Runtime>(rt: R, args: Args) {
 }
 
 fn print_table(records: &[Record]) {
-    println!();
-    println!("{:>3}  {:<12}  {:>7}  result", "job", "page", "took ms");
-    println!("{:->3}  {:-<12}  {:->7}  {:-<35}", "", "", "", "");
+    let mut table = Table::new(
+        &[
+            ("job", Align::Right, 3),
+            ("page", Align::Left, 12),
+            ("took ms", Align::Right, 7),
+        ],
+        "result",
+        35,
+    );
     for r in records {
         let result = match &r.result {
             Ok(words) => format!("ok, {words} words"),
             Err(e) => format!("FAILED: {e}"),
         };
-        println!("{:>3}  {:<12}  {:>7}  {result}", r.id, r.page, ms(r.took));
+        table.row(&[&r.id, &r.page, &ms(r.took), &result]);
     }
+    println!();
+    table.print();
     println!();
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n(run with --help for the options)");
-            return ExitCode::from(2);
-        }
-    };
-
-    match args.runtime {
-        RuntimeKind::Tokio => {
-            let tokio = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("failed to build the tokio runtime");
-            // `current()` must be called inside the runtime, so inside `block_on`.
-            tokio.block_on(async { run(TokioRuntime::current(), args).await });
-        }
-        RuntimeKind::Smol => smol::block_on(run(SmolRuntime::global(), args)),
-        RuntimeKind::AsyncStd => async_std::task::block_on(run(AsyncStdRuntime, args)),
-    }
-    ExitCode::SUCCESS
+fn main() {
+    let args = common::args_or_exit(USAGE, parse_args);
+    common::block_on!(args.runtime, |rt| run(rt, args));
 }

@@ -42,9 +42,10 @@
 //! cargo run --example service_lifecycle --all-features -- --runtime async-std --clients 2 --deadline-ms 100
 //! ```
 
+mod common;
+
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::pin::pin;
@@ -54,9 +55,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{ms, timeout, Align, Command, RuntimeKind, Table};
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
+use taskgroup::runtime::Runtime;
 use taskgroup::{CancelCause, ErrGroup, GroupError, PanicPolicy, Spawner, WaitGroup};
 
 const USAGE: &str = "\
@@ -83,24 +85,6 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The bound on every wait that has no deadline of its own.
 const STEP_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Which executor drives [`run`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RuntimeKind {
-    Tokio,
-    Smol,
-    AsyncStd,
-}
-
-impl RuntimeKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Tokio => "tokio",
-            Self::Smol => "smol",
-            Self::AsyncStd => "async-std",
-        }
-    }
-}
-
 /// The command line, parsed.
 #[derive(Clone, Debug)]
 struct Args {
@@ -119,61 +103,24 @@ impl Default for Args {
     }
 }
 
-/// What `parse_args` decided.
-enum Command {
-    Run(Args),
-    Help,
-}
-
-/// Parses `--flag value` and `--flag=value`.
-fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Command, String> {
-    let mut args = Args::default();
-    while let Some(arg) = argv.next() {
-        if arg == "-h" || arg == "--help" {
-            return Ok(Command::Help);
-        }
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg, None),
-        };
-        if !flag.starts_with('-') {
-            return Err(format!("unexpected argument `{flag}`"));
-        }
-        if !matches!(flag.as_str(), "--runtime" | "--clients" | "--deadline-ms") {
-            return Err(format!("unknown option `{flag}`"));
-        }
-        let Some(value) = inline.or_else(|| argv.next()) else {
-            return Err(format!("`{flag}` needs a value"));
-        };
-        let bad = |what: &str| format!("`{flag}`: expected {what}, got `{value}`");
-        match flag.as_str() {
-            "--runtime" => {
-                args.runtime = match value.as_str() {
-                    "tokio" => RuntimeKind::Tokio,
-                    "smol" => RuntimeKind::Smol,
-                    "async-std" | "async_std" => RuntimeKind::AsyncStd,
-                    _ => return Err(bad("tokio, smol or async-std")),
-                }
-            }
+fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, String> {
+    let flags = ["--runtime", "--clients", "--deadline-ms"];
+    common::parse_flags(argv, Args::default(), &flags, |args, flag| {
+        match flag.name() {
+            "--runtime" => args.runtime = flag.runtime()?,
             "--clients" => {
-                args.clients = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=8).contains(n))
-                    .ok_or_else(|| bad("a number of clients from 1 to 8"))?;
+                args.clients =
+                    flag.parse_if(|n| (1..=8).contains(n), "a number of clients from 1 to 8")?;
             }
             "--deadline-ms" => {
-                let ms: u64 = value
-                    .parse()
-                    .ok()
-                    .filter(|&ms| ms <= 2_000)
-                    .ok_or_else(|| bad("a number of milliseconds from 0 to 2000"))?;
+                let ms =
+                    flag.parse_if(|&ms| ms <= 2_000, "a number of milliseconds from 0 to 2000")?;
                 args.deadline = Duration::from_millis(ms);
             }
             _ => unreachable!("flag checked above"),
         }
-    }
-    Ok(Command::Run(args))
+        Ok(())
+    })
 }
 
 /// Time since the program started, for log lines from any thread.
@@ -191,20 +138,6 @@ macro_rules! say {
     ($clock:expr, $($arg:tt)*) => {
         println!("[{:>5} ms] {}", $clock.ms(), format_args!($($arg)*))
     };
-}
-
-/// Milliseconds, for printing.
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
-
-/// Runs `future` for at most `limit`, using the runtime's own timer.
-/// `None` means the time-out won; `future` is dropped unfinished.
-async fn timeout<R: Runtime, F: Future>(rt: &R, limit: Duration, future: F) -> Option<F::Output> {
-    match select(pin!(future), pin!(rt.sleep(limit))).await {
-        Either::Left((output, _sleep)) => Some(output),
-        Either::Right(((), _unfinished)) => None,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -519,7 +452,7 @@ impl<R: Runtime> Acceptor<R> {
                 self.clock,
             );
             match self.spawner.spawn(handler) {
-                Ok(()) => {
+                Ok(_) => {
                     registry.push(ConnInfo { peer, echoed });
                     accepted += 1;
                     say!(self.clock, "conn {id}: accepted from {peer}");
@@ -795,14 +728,15 @@ async fn run<R: Runtime>(rt: R, args: Args) -> bool {
 }
 
 fn print_report(report: &ShutdownReport, names: &HashMap<SocketAddr, String>, deadline: Duration) {
-    println!();
-    println!(
-        "{:>4}  {:<6}  {:<15}  {:>6}  outcome",
-        "conn", "client", "peer", "echoed"
-    );
-    println!(
-        "{:->4}  {:-<6}  {:-<15}  {:->6}  {:-<44}",
-        "", "", "", "", ""
+    let mut table = Table::new(
+        &[
+            ("conn", Align::Right, 4),
+            ("client", Align::Left, 6),
+            ("peer", Align::Left, 15),
+            ("echoed", Align::Right, 6),
+        ],
+        "outcome",
+        44,
     );
     for conn in &report.connections {
         let outcome = match &conn.result {
@@ -813,14 +747,10 @@ fn print_report(report: &ShutdownReport, names: &HashMap<SocketAddr, String>, de
             None => "unknown: the drain gave up".to_owned(),
         };
         let name = names.get(&conn.peer).map_or("?", String::as_str);
-        println!(
-            "{:>4}  {:<6}  {:<15}  {:>6}  {outcome}",
-            conn.id,
-            name,
-            conn.peer.to_string(),
-            conn.echoed
-        );
+        table.row(&[&conn.id, &name, &conn.peer, &conn.echoed, &outcome]);
     }
+    println!();
+    table.print();
     println!();
     let show_cause = |cause: Option<CancelCause>| match cause {
         Some(cause) => format!("Some({cause:?})"),
@@ -863,31 +793,9 @@ fn print_report(report: &ShutdownReport, names: &HashMap<SocketAddr, String>, de
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n(run with --help for the options)");
-            return ExitCode::from(2);
-        }
-    };
-
+    let args = common::args_or_exit(USAGE, parse_args);
     let start = Instant::now();
-    let clean = match args.runtime {
-        RuntimeKind::Tokio => {
-            let tokio = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("failed to build the tokio runtime");
-            // `current()` must be called inside the runtime, so inside `block_on`.
-            tokio.block_on(async { run(TokioRuntime::current(), args).await })
-        }
-        RuntimeKind::Smol => smol::block_on(run(SmolRuntime::global(), args)),
-        RuntimeKind::AsyncStd => async_std::task::block_on(run(AsyncStdRuntime, args)),
-    };
+    let clean = common::block_on!(args.runtime, |rt| run(rt, args));
     println!("{} ms in all", ms(start.elapsed()));
     if clean {
         ExitCode::SUCCESS
