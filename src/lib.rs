@@ -112,3 +112,8 @@ pub mod futures {
     pub use crate::counter::Wait;
     pub use crate::semaphore::Acquire;
 }
+
+/// The guide's code blocks, compiled and run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;
