@@ -101,7 +101,7 @@ pub mod patterns;
 pub mod runtime;
 
 pub use cancel::{CancellationToken, DropGuard};
-pub use group::{CancelCause, ErrGroup, GroupError, PanicPolicy, Spawner, TaskId};
+pub use group::{CancelCause, ErrGroup, GroupError, PanicPayload, PanicPolicy, Spawner, TaskId};
 pub use latch::Latch;
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
 pub use wait_group::{WaitGroup, WaitGuard};

@@ -2,6 +2,7 @@
 
 use core::any::Any;
 use core::fmt;
+use std::sync::Mutex;
 
 /// Why a group cancelled its tasks (Go's `context.Cause`).
 ///
@@ -38,6 +39,56 @@ impl fmt::Display for CancelCause {
     }
 }
 
+/// The payload of a task's panic, as `catch_unwind` gave it, and its
+/// message when it has one.
+///
+/// A panic payload is `Send` but not `Sync`; this holds it behind a mutex so
+/// that [`GroupError`] is `Send + Sync` and goes into `anyhow::Error` or
+/// `Box<dyn Error + Send + Sync>` with `?`.
+pub struct PanicPayload {
+    message: Option<String>,
+    payload: Mutex<Box<dyn Any + Send + 'static>>,
+}
+
+impl PanicPayload {
+    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> Self {
+        let message = payload
+            .downcast_ref::<&'static str>()
+            .map(|message| (*message).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned());
+        Self {
+            message,
+            payload: Mutex::new(payload),
+        }
+    }
+
+    /// The panic's message, when its payload is a string (as `panic!("...")`
+    /// makes it).
+    #[must_use]
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The payload itself, e.g. for `std::panic::resume_unwind`.
+    #[must_use]
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.payload
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Resumes the panic on this thread, payload intact.
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.into_inner())
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message().unwrap_or("<non-string payload>"))
+    }
+}
+
 /// Why a task, or a whole group, produced no value.
 pub enum GroupError<E> {
     /// A task returned this error. From `join`, the first task to fail.
@@ -45,7 +96,7 @@ pub enum GroupError<E> {
     /// A task panicked, and the group's [`PanicPolicy`](crate::PanicPolicy)
     /// is `Capture`: the panic's payload, as `catch_unwind` gives it. (Under
     /// the default policy the panic is resumed in the joiner instead.)
-    Panicked(Box<dyn Any + Send + 'static>),
+    Panicked(PanicPayload),
     /// The task was cancelled before it finished (its future was dropped),
     /// for this reason.
     Cancelled(CancelCause),
@@ -70,10 +121,7 @@ impl<E> GroupError<E> {
         let Self::Panicked(payload) = self else {
             return None;
         };
-        payload
-            .downcast_ref::<&'static str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        payload.message()
     }
 }
 
@@ -81,10 +129,7 @@ impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Task(error) => f.debug_tuple("Task").field(error).finish(),
-            Self::Panicked(_) => f
-                .debug_tuple("Panicked")
-                .field(&self.panic_message().unwrap_or("<non-string payload>"))
-                .finish(),
+            Self::Panicked(payload) => f.debug_tuple("Panicked").field(payload).finish(),
             Self::Cancelled(cause) => f.debug_tuple("Cancelled").field(cause).finish(),
             Self::Lost => f.write_str("Lost"),
         }

@@ -9,9 +9,8 @@ mod task;
 use core::fmt;
 use core::future::Future;
 use core::time::Duration;
-use std::panic::resume_unwind;
 
-pub use error::{CancelCause, GroupError};
+pub use error::{CancelCause, GroupError, PanicPayload};
 
 use self::shared::{Finished, Shared};
 use self::task::{task, worker, Recorder, Slot};
@@ -341,7 +340,7 @@ where
                 .position(|(_, result)| matches!(result, Err(GroupError::Panicked(_))))
             {
                 if let (_, Err(GroupError::Panicked(payload))) = finished.swap_remove(at) {
-                    resume_unwind(payload);
+                    payload.resume();
                 }
             }
         }
@@ -426,7 +425,7 @@ where
     fn resume_if_panic(&self, error: GroupError<E>) -> GroupError<E> {
         match error {
             GroupError::Panicked(payload) if self.policy() == PanicPolicy::Resume => {
-                resume_unwind(payload)
+                payload.resume()
             }
             error => error,
         }

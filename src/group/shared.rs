@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 
 use event_listener::{Event, EventListener};
 
-use super::error::{CancelCause, GroupError};
+use super::error::{CancelCause, GroupError, PanicPayload};
 use super::task::{Job, Outcome};
 use super::PanicPolicy;
 use crate::sync::{Arc, Mutex, MutexGuard};
@@ -162,7 +162,7 @@ impl<T, E> Shared<T, E> {
             let result = match outcome {
                 Outcome::Finished(Ok(value)) => Ok(value),
                 Outcome::Finished(Err(error)) => Err(GroupError::Task(error)),
-                Outcome::Panicked(payload) => Err(GroupError::Panicked(payload)),
+                Outcome::Panicked(payload) => Err(GroupError::Panicked(PanicPayload::new(payload))),
                 Outcome::Cancelled => Err(GroupError::Cancelled(Self::cause_of_cancel(&mut state))),
                 Outcome::Lost => Err(GroupError::Lost),
             };

@@ -39,6 +39,15 @@ mod static_assertions {
     }
 
     #[test]
+    fn errors_are_send_sync_static_for_anyhow_and_box_dyn_error() {
+        send_sync_static::<taskgroup::GroupError<std::io::Error>>();
+        send_sync_static::<taskgroup::patterns::AllFailed<std::io::Error>>();
+        let boxed: Box<dyn std::error::Error + Send + Sync> =
+            Box::new(taskgroup::GroupError::<std::io::Error>::Lost);
+        assert!(boxed.to_string().starts_with("task lost"));
+    }
+
+    #[test]
     fn futures_are_send_sync_unpin() {
         send_sync_unpin::<Wait<'static>>();
         send_sync_unpin::<Cancelled<'static>>();
