@@ -145,6 +145,31 @@ where
         Self::with_token(runtime, CancellationToken::new())
     }
 
+    /// A group whose token is a child of `parent` (Go's
+    /// `errgroup.WithContext(ctx)`): cancelling `parent` cancels the group's
+    /// tasks (cause [`CancelCause::Parent`]); the group's own cancellation
+    /// leaves `parent` alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, CancellationToken, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let shutdown = CancellationToken::new();
+    ///     let group = ErrGroup::<(), (), _>::with_parent_token(SmolRuntime::global(), &shutdown);
+    ///     group.spawn(std::future::pending());
+    ///     shutdown.cancel();
+    ///     assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Parent))));
+    /// });
+    /// ```
+    #[must_use]
+    pub fn with_parent_token(runtime: R, parent: &CancellationToken) -> Self {
+        let group = Self::with_token(runtime, parent.child_token());
+        group.spawner.shared.lock().parent_token = Some(parent.clone());
+        group
+    }
+
     fn with_token(runtime: R, token: CancellationToken) -> Self {
         Self {
             spawner: Spawner {

@@ -56,6 +56,9 @@ pub(crate) struct State<T, E> {
     pub(crate) handle_gone: bool,
     /// No new tasks: set by `close`, and when the handle is gone.
     pub(crate) closed: bool,
+    /// An outside token this group's token is a child of
+    /// (`with_parent_token`): its cancellation is cause `Parent`.
+    pub(crate) parent_token: Option<CancellationToken>,
     parent: Option<Box<dyn ChildLink>>,
 }
 
@@ -123,6 +126,7 @@ impl<T, E> Shared<T, E> {
                 live_children: 0,
                 handle_gone: false,
                 closed: false,
+                parent_token: None,
                 parent: None,
             }),
             finished: Event::new(),
@@ -186,9 +190,15 @@ impl<T, E> Shared<T, E> {
     /// Recorded the first time it is worked out, so it does not change when
     /// the parent link is dropped later.
     fn cause_of_cancel(state: &mut State<T, E>) -> CancelCause {
-        *state.cause.get_or_insert_with(|| match &state.parent {
-            Some(parent) if parent.is_cancelled() => CancelCause::Parent,
-            _ => CancelCause::Explicit,
+        let parent_cancelled = state.parent.as_ref().is_some_and(|p| p.is_cancelled())
+            || state
+                .parent_token
+                .as_ref()
+                .is_some_and(CancellationToken::is_cancelled);
+        *state.cause.get_or_insert(if parent_cancelled {
+            CancelCause::Parent
+        } else {
+            CancelCause::Explicit
         })
     }
 

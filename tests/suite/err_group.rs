@@ -500,6 +500,19 @@ runtime_tests! {
         assert!(matches!(outcomes[1], Err(GroupError::Task("fail"))));
     }
 
+    async fn a_group_under_an_outside_token_is_cancelled_by_it_and_not_the_reverse(rt) {
+        let shutdown = taskgroup::CancellationToken::new();
+        let failing = ErrGroup::<(), &str, _>::with_parent_token(rt.clone(), &shutdown);
+        failing.spawn(async { Err("own failure") });
+        assert!(matches!(failing.join().await, Err(GroupError::Task("own failure"))));
+        assert!(!shutdown.is_cancelled(), "the group's failure leaves the outside token alone");
+        let group = ErrGroup::<(), (), _>::with_parent_token(rt.clone(), &shutdown);
+        group.spawn(std::future::pending());
+        shutdown.cancel();
+        assert_eq!(group.cause(), Some(CancelCause::Parent));
+        assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Parent))));
+    }
+
     async fn ten_thousand_tasks_in_one_group(rt) {
         let group = ErrGroup::new(rt.clone());
         for i in 0..10_000u64 {
