@@ -338,6 +338,19 @@ impl Wait<'_> {
     }
 }
 
+impl Drop for Wait<'_> {
+    fn drop(&mut self) {
+        // A listener that was notified but never polled again would pass its
+        // notification on to another listener when dropped (event-listener
+        // keeps the notified count), waking a waiter of a later round for
+        // nothing. Discard it instead: every waiter of this round was
+        // notified already.
+        if let Some(listener) = self.listener.take() {
+            listener.discard();
+        }
+    }
+}
+
 impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")

@@ -98,6 +98,8 @@ const TOO_LARGE: usize = 3;
 struct Waiter {
     wanted: usize,
     state: AtomicUsize,
+    /// The capacity when the request failed as `TOO_LARGE` (for the error).
+    capacity_at_failure: AtomicUsize,
     event: Event,
 }
 
@@ -231,6 +233,9 @@ impl State {
         self.queue.retain(|waiter| {
             let fits = waiter.wanted <= capacity;
             if !fits {
+                waiter
+                    .capacity_at_failure
+                    .store(capacity, Ordering::Relaxed);
                 waiter.state.store(TOO_LARGE, Ordering::Release);
                 settled.push(Arc::clone(waiter));
             }
@@ -675,6 +680,7 @@ impl Acquire<'_> {
             let waiter = Arc::new(Waiter {
                 wanted: self.wanted,
                 state: AtomicUsize::new(WAITING),
+                capacity_at_failure: AtomicUsize::new(0),
                 event: Event::new(),
             });
             // Listen before the node is visible: a grant right after the
@@ -710,7 +716,8 @@ impl Acquire<'_> {
             CLOSED => Err(AcquireError::Closed),
             _ => Err(AcquireError::TooLarge {
                 requested: self.wanted,
-                capacity: self.semaphore.capacity(),
+                // Relaxed: ordered by the Acquire load of `state` above.
+                capacity: waiter.capacity_at_failure.load(Ordering::Relaxed),
             }),
         };
         self.waiter = None;
