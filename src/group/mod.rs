@@ -319,7 +319,7 @@ where
         let mut values = Vec::new();
         let mut failure = None;
         let mut cancellation = None;
-        while let Some((index, result)) = self.spawner.shared.next_finished().await {
+        for (index, result) in self.spawner.shared.all_finished().await {
             match result {
                 Ok(value) => values.push((index, value)),
                 Err(error @ (GroupError::Task(_) | GroupError::Panicked(_))) => {
@@ -354,10 +354,7 @@ where
     ///
     /// Dropping the future drops the group, which cancels its tasks.
     pub async fn join_all(mut self) -> Vec<Result<T, GroupError<E>>> {
-        let mut finished: Vec<Finished<T, E>> = Vec::new();
-        while let Some(next) = self.spawner.shared.next_finished().await {
-            finished.push(next);
-        }
+        let mut finished: Vec<Finished<T, E>> = self.spawner.shared.all_finished().await.into();
         self.joined = true;
         if self.policy() == PanicPolicy::Resume {
             if let Some(at) = finished

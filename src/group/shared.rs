@@ -56,6 +56,10 @@ pub(crate) struct State<T, E> {
     pub(crate) handle_gone: bool,
     /// No new tasks: set by `close`, and when the handle is gone.
     pub(crate) closed: bool,
+    /// Wake the joiner at every recorded outcome (`join_next`), or only once
+    /// the group is settled (`join`, `join_all`: one wake-up per join, not
+    /// one per task).
+    pub(crate) wake_on_each: bool,
     /// An outside token this group's token is a child of
     /// (`with_parent_token`): its cancellation is cause `Parent`.
     pub(crate) parent_token: Option<CancellationToken>,
@@ -75,12 +79,15 @@ struct ParentLink<T, E>(Arc<Shared<T, E>>);
 
 impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
     fn child_finished(&self) {
-        let parent = {
+        let (wake, parent) = {
             let mut state = self.0.lock();
             state.live_children -= 1;
-            state.take_parent_if_finished()
+            let wake = state.wake_on_each || state.is_settled();
+            (wake, state.take_parent_if_finished())
         };
-        self.0.finished.notify(usize::MAX);
+        if wake {
+            self.0.finished.notify(usize::MAX);
+        }
         if let Some(parent) = parent {
             parent.child_finished();
         }
@@ -126,6 +133,7 @@ impl<T, E> Shared<T, E> {
                 live_children: 0,
                 handle_gone: false,
                 closed: false,
+                wake_on_each: true,
                 parent_token: None,
                 parent: None,
             }),
@@ -152,7 +160,7 @@ impl<T, E> Shared<T, E> {
     /// Records the outcome of task `index`; cancels the group on its first
     /// failure (if it cancels on error); wakes the joiner.
     pub(crate) fn record(&self, index: usize, outcome: Outcome<T, E>) {
-        let (cancel, parent) = {
+        let (cancel, wake, parent) = {
             let mut state = self.lock();
             let fails_group = state.cancel_on_error
                 && matches!(outcome, Outcome::Finished(Err(_)) | Outcome::Panicked(_));
@@ -172,14 +180,17 @@ impl<T, E> Shared<T, E> {
             };
             state.outcomes.push_back((index, result));
             state.unfinished -= 1;
-            (cancel, state.take_parent_if_finished())
+            let wake = state.wake_on_each || state.is_settled();
+            (cancel, wake, state.take_parent_if_finished())
         };
         // Outside the lock: cancelling wakes tasks, and the parent locks its
         // own state.
         if cancel {
             self.token.cancel();
         }
-        self.finished.notify(usize::MAX);
+        if wake {
+            self.finished.notify(usize::MAX);
+        }
         if let Some(parent) = parent {
             parent.child_finished();
         }
@@ -292,6 +303,32 @@ impl<T, E> Shared<T, E> {
                 None => *listener = Some(self.finished.listen()),
             }
         }
+    }
+
+    /// Waits until every task and child group has finished, then takes every
+    /// outcome not taken yet, in the order they finished. Tells `record` to
+    /// wake us only at the end.
+    pub(crate) async fn all_finished(&self) -> VecDeque<Finished<T, E>> {
+        loop {
+            if let Some(all) = self.try_take_all() {
+                return all;
+            }
+            // Listen, then re-check: the last outcome recorded between the
+            // first check and the listen is not missed.
+            let listener = self.finished.listen();
+            if let Some(all) = self.try_take_all() {
+                return all;
+            }
+            listener.await;
+        }
+    }
+
+    fn try_take_all(&self) -> Option<VecDeque<Finished<T, E>>> {
+        let mut state = self.lock();
+        state.wake_on_each = false;
+        state
+            .is_settled()
+            .then(|| core::mem::take(&mut state.outcomes))
     }
 
     fn try_next_finished(&self) -> Option<Option<Finished<T, E>>> {
