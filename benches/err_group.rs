@@ -49,7 +49,7 @@
 //!   contender and its ratio to the best are printed.
 //!
 //! Run: `cargo bench --bench err_group --features tokio,smol,async-std`
-//! (about two and a half minutes).
+//! (under two minutes).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
