@@ -126,8 +126,8 @@ where
 {
     let recorder = recorder;
     let outcome = {
-        let token = recorder.shared.token().clone();
-        let run = CatchUnwind::new(token.run_until_cancelled(future));
+        // Borrowed from the recorder's `Arc`: no token clone per task.
+        let run = CatchUnwind::new(recorder.shared.token().run_until_cancelled(future));
         match run.await {
             Ok(Some(result)) => Outcome::Finished(result),
             Ok(None) => Outcome::Cancelled,
