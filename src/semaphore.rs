@@ -116,6 +116,7 @@ const MAX_PERMITS: usize = usize::MAX >> PERMIT_SHIFT;
 struct Permits(AtomicUsize);
 
 impl Permits {
+    #[inline]
     fn available(&self) -> usize {
         self.0.load(Ordering::Acquire) >> PERMIT_SHIFT
     }
@@ -126,6 +127,7 @@ impl Permits {
 
     /// Takes `n` permits if they are free; with `flags_allowed` false, only
     /// when no flag is set (the lock-free fast path).
+    #[inline]
     fn try_take(&self, n: usize, flags_allowed: bool) -> bool {
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
@@ -150,6 +152,7 @@ impl Permits {
 
     /// Returns `n` permits without the lock, unless someone is queued (then
     /// the caller must go through the lock and serve the queue).
+    #[inline]
     fn try_give_back(&self, n: usize) -> bool {
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
@@ -267,10 +270,17 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Returns permits: one CAS when nobody waits (inlined into `Permit`'s
+    /// drop), else through the lock.
+    #[inline]
     fn release(&self, permits: usize) {
-        if permits == 0 || self.permits.try_give_back(permits) {
-            return;
+        if permits != 0 && !self.permits.try_give_back(permits) {
+            self.release_to_queue(permits);
         }
+    }
+
+    #[inline(never)]
+    fn release_to_queue(&self, permits: usize) {
         let settled = {
             let mut state = self.lock();
             self.permits.add(permits);
@@ -282,10 +292,16 @@ impl Inner {
     /// Takes `wanted` permits at once if nothing stands in the way: the
     /// lock-free path, then the locked one (which also reports refusals).
     /// `Ok(false)`: the caller must queue (the lock is released).
+    #[inline]
     fn try_take_now(&self, wanted: usize) -> Result<bool, AcquireError> {
         if self.permits.try_take(wanted, false) {
             return Ok(true);
         }
+        self.try_take_locked(wanted)
+    }
+
+    #[inline(never)]
+    fn try_take_locked(&self, wanted: usize) -> Result<bool, AcquireError> {
         let state = self.lock();
         if let Some(error) = state.refusal(wanted) {
             return Err(error);
@@ -367,6 +383,7 @@ impl Semaphore {
     /// # Cancel safety
     ///
     /// Cancel-safe; see [`Acquire`].
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         self.acquire_many(1)
     }
@@ -390,6 +407,7 @@ impl Semaphore {
     /// drop(permit);
     /// assert_eq!(sem.available(), 3);
     /// ```
+    #[inline]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
         Acquire {
             semaphore: self,
@@ -404,6 +422,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// See [`try_acquire_many`](Self::try_acquire_many).
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit, TryAcquireError> {
         self.try_acquire_many(1)
     }
@@ -426,6 +445,7 @@ impl Semaphore {
     /// let held = sem.try_acquire().unwrap();
     /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
     /// ```
+    #[inline]
     pub fn try_acquire_many(&self, n: usize) -> Result<Permit, TryAcquireError> {
         match self.inner.try_take_now(n) {
             Ok(true) => Ok(self.permit(n)),
@@ -574,6 +594,7 @@ impl Semaphore {
         removed
     }
 
+    #[inline]
     fn permit(&self, permits: usize) -> Permit {
         Permit {
             inner: Arc::clone(&self.inner),
@@ -630,6 +651,7 @@ impl Permit {
 }
 
 impl Drop for Permit {
+    #[inline]
     fn drop(&mut self) {
         self.inner.release(self.permits);
     }
@@ -729,8 +751,22 @@ impl Acquire<'_> {
 impl Future for Acquire<'_> {
     type Output = Result<Permit, AcquireError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        // Fast path, inlined: a first poll with permits free and nobody
+        // queued is one CAS.
+        if this.waiter.is_none() && this.semaphore.inner.permits.try_take(this.wanted, false) {
+            return Poll::Ready(Ok(this.semaphore.permit(this.wanted)));
+        }
+        this.poll_slow(cx)
+    }
+}
+
+impl Acquire<'_> {
+    #[inline(never)]
+    fn poll_slow(&mut self, cx: &mut Context<'_>) -> Poll<Result<Permit, AcquireError>> {
+        let this = self;
         loop {
             if let Some(result) = this.try_complete() {
                 return Poll::Ready(result);
