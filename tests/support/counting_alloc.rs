@@ -54,4 +54,3 @@ static GLOBAL: Counting = Counting;
 pub fn allocated() -> (usize, usize) {
     (ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get))
 }
-
