@@ -17,6 +17,7 @@ use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 
+use crate::listen::poll_until;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 
 /// The token has been cancelled (set once, never cleared).
@@ -299,25 +300,10 @@ impl Future for Cancelled<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        loop {
-            if this.node.is_cancelled() {
-                this.listener = None;
-                return Poll::Ready(());
-            }
-            match this.listener.as_mut() {
-                // Notifications are only sent after the flag is set, so a
-                // notified listener means cancelled; the loop re-checks anyway.
-                Some(listener) => {
-                    if Pin::new(listener).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    this.listener = None;
-                }
-                // Listen, then re-check the flag at the top of the loop: a
-                // `cancel` between the first check and the listen is not lost.
-                None => this.listener = Some(this.node.event.listen()),
-            }
-        }
+        let node = this.node;
+        poll_until(&node.event, &mut this.listener, cx, || {
+            node.is_cancelled().then_some(())
+        })
     }
 }
 

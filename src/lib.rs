@@ -81,18 +81,14 @@
 //! section.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![warn(
-    missing_debug_implementations,
-    rust_2018_idioms,
-    unreachable_pub,
-    clippy::undocumented_unsafe_blocks
-)]
+#![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cancel;
 mod counter;
 mod group;
 mod latch;
+mod listen;
 mod semaphore;
 mod sync;
 mod wait_group;

@@ -16,8 +16,6 @@
 //!   for one (FIFO).
 //! * `cause`: the first reason the group cancelled its tasks.
 
-use core::future::Future;
-use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::collections::VecDeque;
 
@@ -26,6 +24,7 @@ use event_listener::{Event, EventListener};
 use super::error::{CancelCause, GroupError, PanicPayload};
 use super::task::{Job, Outcome};
 use super::PanicPolicy;
+use crate::listen::poll_until;
 use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::CancellationToken;
 
@@ -286,41 +285,18 @@ impl<T, E> Shared<T, E> {
         listener: &mut Option<EventListener>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Finished<T, E>>> {
-        loop {
-            if let Some(next) = self.try_next_finished() {
-                *listener = None;
-                return Poll::Ready(next);
-            }
-            match listener.as_mut() {
-                Some(registered) => {
-                    if Pin::new(registered).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    *listener = None;
-                }
-                // Listen, then re-check at the top of the loop: an outcome
-                // recorded between the check and the listen is not missed.
-                None => *listener = Some(self.finished.listen()),
-            }
-        }
+        poll_until(&self.finished, listener, cx, || self.try_next_finished())
     }
 
     /// Waits until every task and child group has finished, then takes every
     /// outcome not taken yet, in the order they finished. Tells `record` to
     /// wake us only at the end.
     pub(crate) async fn all_finished(&self) -> VecDeque<Finished<T, E>> {
-        loop {
-            if let Some(all) = self.try_take_all() {
-                return all;
-            }
-            // Listen, then re-check: the last outcome recorded between the
-            // first check and the listen is not missed.
-            let listener = self.finished.listen();
-            if let Some(all) = self.try_take_all() {
-                return all;
-            }
-            listener.await;
-        }
+        let mut listener = None;
+        core::future::poll_fn(|cx| {
+            poll_until(&self.finished, &mut listener, cx, || self.try_take_all())
+        })
+        .await
     }
 
     fn try_take_all(&self) -> Option<VecDeque<Finished<T, E>>> {
