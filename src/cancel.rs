@@ -10,6 +10,7 @@
 //!
 //! [`run_until_cancelled`]: CancellationToken::run_until_cancelled
 
+use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -57,7 +58,7 @@ impl Node {
         // Cancel the children outside the lock (never run other nodes'
         // wake-ups while holding it). The flag is set before we lock, and
         // `child` checks it under the lock, so no child is added after this.
-        let children = core::mem::take(&mut *lock(&self.children));
+        let children = core::mem::take(&mut *self.children.lock());
         for child in children {
             child.cancel();
         }
@@ -67,14 +68,14 @@ impl Node {
     /// list holds it) and no live descendants. Prunes `self`'s list on the way.
     fn is_unreachable(node: &Arc<Self>) -> bool {
         Arc::strong_count(node) == 1 && {
-            let mut children = lock(&node.children);
+            let mut children = node.children.lock();
             children.retain(|child| !Node::is_unreachable(child));
             children.is_empty()
         }
     }
 
     fn child(&self) -> Arc<Node> {
-        let mut children = lock(&self.children);
+        let mut children = self.children.lock();
         if self.is_cancelled() {
             return Arc::new(Node::new(true));
         }
@@ -86,14 +87,6 @@ impl Node {
         children.push(Arc::clone(&child));
         child
     }
-}
-
-/// Locks a mutex that user code never runs under, so poisoning cannot leave it
-/// half-updated: take the guard either way.
-fn lock<T>(mutex: &Mutex<T>) -> crate::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A signal that work should stop.

@@ -44,6 +44,7 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+#[cfg(feature = "std")]
 use std::time::{Duration, Instant};
 
 use event_listener::{Event, EventListener, Listener};
@@ -228,6 +229,7 @@ impl ZeroCounter {
         }
     }
 
+    #[cfg(feature = "std")]
     /// Blocks the thread until the count reaches zero or `timeout` passes.
     /// Returns true when it reached zero.
     pub(crate) fn wait_blocking(&self, timeout: Option<Duration>) -> bool {

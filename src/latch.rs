@@ -2,6 +2,7 @@
 //! `std::latch`).
 
 use core::fmt;
+#[cfg(feature = "std")]
 use std::time::Duration;
 
 use crate::counter::{AtZero, Wait, ZeroCounter};
@@ -156,6 +157,7 @@ impl Latch {
         self.wait()
     }
 
+    #[cfg(feature = "std")]
     /// Blocks the current thread until the latch is open.
     ///
     /// # Examples
@@ -170,6 +172,7 @@ impl Latch {
         self.counter.wait_blocking(None);
     }
 
+    #[cfg(feature = "std")]
     /// Blocks the current thread until the latch is open or `timeout` passes.
     /// Returns `true` if it opened, `false` on time-out.
     ///

@@ -53,6 +53,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
+//! | `std` | yes | the blocking waits (`wait_blocking`, `acquire_blocking`, …), [`ErrGroup`], the [`runtime`] trait and [`patterns`] |
 //! | `tokio` | no | [`runtime::TokioRuntime`] |
 //! | `smol` | no | [`runtime::SmolRuntime`] |
 //! | `async-std` | no | [`runtime::AsyncStdRuntime`] (async-std is discontinued upstream) |
@@ -60,6 +61,19 @@
 //!
 //! With default features the crate depends only on `event-listener`,
 //! `pin-project-lite` and `futures-core`: no runtime.
+//!
+//! # `no_std`
+//!
+//! With `default-features = false` the crate is `#![no_std]` (it needs
+//! `alloc`): [`WaitGroup`], [`Latch`], [`CancellationToken`] and [`Semaphore`]
+//! keep their async API; the blocking waits, the groups, the runtime trait and
+//! the patterns need `std`. Without `std` the few internal locks (a token's
+//! children, the semaphore's queue) are spin locks, held only for a few
+//! instructions of bookkeeping.
+//!
+//! ```toml
+//! taskgroup = { version = "0.1", default-features = false }
+//! ```
 //!
 //! # Runtime matrix
 //!
@@ -79,13 +93,17 @@
 //! Every future this crate returns may be dropped at any point without
 //! losing a wake-up for anyone else; each says so in its `# Cancel safety`
 //! section.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+extern crate alloc;
+
 mod cancel;
 mod counter;
+#[cfg(feature = "std")]
 mod group;
 mod latch;
 mod listen;
@@ -93,10 +111,13 @@ mod semaphore;
 mod sync;
 mod wait_group;
 
+#[cfg(feature = "std")]
 pub mod patterns;
+#[cfg(feature = "std")]
 pub mod runtime;
 
 pub use cancel::{CancellationToken, DropGuard};
+#[cfg(feature = "std")]
 pub use group::{CancelCause, ErrGroup, GroupError, PanicPayload, PanicPolicy, Spawner, TaskId};
 pub use latch::Latch;
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};

@@ -25,13 +25,16 @@
 //! granted waiter's own `Event`. A waiter only ever reads its own node's
 //! state, so a wake-up is never stolen by another waiter.
 
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::collections::VecDeque;
 
-use event_listener::{Event, EventListener, Listener};
+#[cfg(feature = "std")]
+use event_listener::Listener;
+use event_listener::{Event, EventListener};
 
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 
@@ -65,7 +68,7 @@ impl fmt::Display for AcquireError {
     }
 }
 
-impl std::error::Error for AcquireError {}
+impl core::error::Error for AcquireError {}
 
 /// Why a `try_acquire` failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +88,7 @@ impl fmt::Display for TryAcquireError {
     }
 }
 
-impl std::error::Error for TryAcquireError {}
+impl core::error::Error for TryAcquireError {}
 
 /// A waiter's state: waiting, then exactly one of the others.
 const WAITING: usize = 0;
@@ -262,12 +265,9 @@ struct Inner {
 }
 
 impl Inner {
-    /// No user code runs under this lock, so a poisoned lock still holds
-    /// consistent state.
+    /// Locks the queue (no user code runs under this lock).
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock()
     }
 
     /// Returns permits: one CAS when nobody waits (inlined into `Permit`'s
@@ -454,6 +454,7 @@ impl Semaphore {
         }
     }
 
+    #[cfg(feature = "std")]
     /// Blocks the current thread until one permit is acquired.
     ///
     /// # Errors
@@ -463,6 +464,7 @@ impl Semaphore {
         self.acquire_many_blocking(1)
     }
 
+    #[cfg(feature = "std")]
     /// Blocks the current thread until `n` permits are acquired.
     ///
     /// # Errors

@@ -1,17 +1,69 @@
-//! The one place that picks between std's and loom's synchronization types.
+//! The one place that picks the synchronization types: std's, loom's, or (with
+//! the `std` feature off) `core`'s atomics and a spin lock.
 //!
 //! Every primitive imports its atomics, `Arc` and `Mutex` from here, so that
 //! `RUSTFLAGS="--cfg loom"` swaps all of them at once for the loom models in
-//! `tests/loom.rs`.
+//! `tests/loom.rs`, and a `no_std` build swaps the lock.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     atomic::{AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
+    Arc,
 };
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Arc, Mutex, MutexGuard,
-};
+pub(crate) use alloc::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(loom)]
+use loom::sync as lock_impl;
+#[cfg(all(not(loom), feature = "std"))]
+use std::sync as lock_impl;
+
+/// The guard [`Mutex::lock`] returns.
+#[cfg(any(loom, feature = "std"))]
+pub(crate) type MutexGuard<'a, T> = lock_impl::MutexGuard<'a, T>;
+/// The guard [`Mutex::lock`] returns.
+#[cfg(all(not(loom), not(feature = "std")))]
+pub(crate) type MutexGuard<'a, T> = spin::MutexGuard<'a, T>;
+
+/// A lock that no user code ever runs under.
+///
+/// That is the rule for every lock in this crate (user code — wakers, drops of
+/// user values, task futures — runs only after the guard is gone), so a
+/// poisoned std lock still guards consistent state: `lock` takes it either
+/// way, and callers never see poisoning. Without `std`, a spin lock: it is
+/// held only for a few instructions of bookkeeping.
+#[derive(Default)]
+pub(crate) struct Mutex<T> {
+    #[cfg(any(loom, feature = "std"))]
+    inner: lock_impl::Mutex<T>,
+    #[cfg(all(not(loom), not(feature = "std")))]
+    inner: spin::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            #[cfg(any(loom, feature = "std"))]
+            inner: lock_impl::Mutex::new(value),
+            #[cfg(all(not(loom), not(feature = "std")))]
+            inner: spin::Mutex::new(value),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        #[cfg(any(loom, feature = "std"))]
+        {
+            self.inner
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+        #[cfg(all(not(loom), not(feature = "std")))]
+        {
+            self.inner.lock()
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! `sync.WaitGroup`), and its [`WaitGuard`].
 
 use core::fmt;
+#[cfg(feature = "std")]
 use std::time::Duration;
 
 use crate::counter::{AtZero, Wait, ZeroCounter, MAX_COUNT};
@@ -149,6 +150,7 @@ impl WaitGroup {
         }
     }
 
+    #[cfg(feature = "std")]
     /// Spawns `future` on `runtime` and counts it: `add(1)` now, `done()`
     /// when the task ends — also when it panics or the runtime drops it
     /// (Go 1.25's `WaitGroup.Go`).
@@ -237,6 +239,7 @@ impl WaitGroup {
         Wait::new(&self.counter)
     }
 
+    #[cfg(feature = "std")]
     /// Blocks the current thread until the count reaches zero.
     ///
     /// Do not call it from inside an async task: it blocks the executor's
@@ -254,6 +257,7 @@ impl WaitGroup {
         self.counter.wait_blocking(None);
     }
 
+    #[cfg(feature = "std")]
     /// Blocks the current thread until the count reaches zero or `timeout`
     /// passes. Returns `true` if the count reached zero, `false` on time-out.
     ///
@@ -335,7 +339,7 @@ impl Drop for WaitGuard {
         // The guard's own `add(1)` keeps the count above zero until now, so
         // this only finds zero when some other `done()` was one too many; say
         // so, unless we are unwinding already (a second panic would abort).
-        let at_zero = if std::thread::panicking() {
+        let at_zero = if panicking() {
             AtZero::Ignore
         } else {
             AtZero::Panic(UNDERFLOW)
@@ -355,3 +359,11 @@ impl fmt::Debug for WaitGuard {
 // `MAX_COUNT` is documented as 2^30 - 1 on 64-bit targets.
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(MAX_COUNT == (1 << 30) - 1);
+
+/// Whether this thread is unwinding (never known without `std`).
+fn panicking() -> bool {
+    #[cfg(feature = "std")]
+    return std::thread::panicking();
+    #[cfg(not(feature = "std"))]
+    return false;
+}

@@ -148,12 +148,9 @@ impl<T, E> Shared<T, E> {
         &self.handle_gone
     }
 
-    /// Locks the bookkeeping. No user code runs under this lock, so a poisoned
-    /// lock still holds consistent state: take it either way.
+    /// Locks the bookkeeping (no user code runs under this lock).
     pub(crate) fn lock(&self) -> MutexGuard<'_, State<T, E>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock()
     }
 
     /// Records the outcome of task `index`; cancels the group on its first
