@@ -52,6 +52,7 @@ impl Node {
         if self.state.fetch_or(CANCELLED, Ordering::Release) & CANCELLED != 0 {
             return;
         }
+        trace_event!(debug, "cancellation token cancelled");
         // Every listener registered before the flag was visible is woken; a
         // listener registered after it re-checks the flag before parking.
         self.event.notify(usize::MAX);

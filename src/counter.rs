@@ -179,6 +179,7 @@ impl ZeroCounter {
             {
                 Ok(_) => {
                     if count == n && state & WAITING != 0 {
+                        trace_event!(trace, "count reached zero: waking its waiters");
                         self.event.notify(usize::MAX);
                     }
                     return;
@@ -323,6 +324,7 @@ impl Wait<'_> {
                 if Pin::new(listener).poll(cx).is_pending() {
                     return Poll::Pending;
                 }
+                trace_event!(trace, "count waiter woken");
                 self.listener = None;
                 // A late notification for an earlier generation: re-check,
                 // and register again if our generation is still running.

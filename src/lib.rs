@@ -57,6 +57,8 @@
 //! | `tokio` | no | [`runtime::TokioRuntime`] |
 //! | `smol` | no | [`runtime::SmolRuntime`] |
 //! | `async-std` | no | [`runtime::AsyncStdRuntime`] (async-std is discontinued upstream) |
+//! | `diagnostics` | no | [`WaitGroup::pending`] and [`ErrGroup::pending`]: what a group still waits for, with the source line and name of each guard and task (a lock per operation: for debugging) |
+//! | `tracing` | no | a `tracing` span per group and per task (with its name), events when a group is cancelled, a task fails, panics or is lost, and when a waiter is woken; nothing when off |
 //! | `loom` | no | build against loom for model checking, with `RUSTFLAGS="--cfg loom"` |
 //!
 //! With default features the crate depends only on `event-listener`,
@@ -101,8 +103,19 @@
 
 extern crate alloc;
 
+/// A `tracing` event when the `tracing` feature is on; nothing at all (not
+/// even the arguments) when it is off.
+macro_rules! trace_event {
+    ($level:ident, $($arg:tt)+) => {
+        #[cfg(feature = "tracing")]
+        tracing::$level!($($arg)+);
+    };
+}
+
 mod cancel;
 mod counter;
+#[cfg(feature = "diagnostics")]
+mod diagnostics;
 #[cfg(feature = "std")]
 mod group;
 mod latch;
@@ -117,11 +130,17 @@ pub mod patterns;
 pub mod runtime;
 
 pub use cancel::{CancellationToken, DropGuard};
+#[cfg(feature = "diagnostics")]
+pub use diagnostics::{Pending, PendingKind};
 #[cfg(feature = "std")]
 pub use group::{CancelCause, ErrGroup, GroupError, PanicPayload, PanicPolicy, Spawner, TaskId};
 pub use latch::Latch;
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
 pub use wait_group::{WaitGroup, WaitGuard};
+
+/// An optional name for a guard or a task (`enter_named`, `spawn_named`),
+/// shown by the `diagnostics` and `tracing` features.
+pub(crate) type Name = Option<alloc::borrow::Cow<'static, str>>;
 
 /// The named futures this crate's methods return.
 pub mod futures {

@@ -29,6 +29,7 @@ pub(crate) fn poll_until<T>(
                 if Pin::new(registered).poll(cx).is_pending() {
                     return Poll::Pending;
                 }
+                trace_event!(trace, "waiter woken");
                 *listener = None;
             }
             None => *listener = Some(event.listen()),

@@ -255,6 +255,7 @@ impl State {
 /// Notifies settled waiters; called with the lock released.
 fn notify(settled: Vec<Arc<Waiter>>) {
     for waiter in settled {
+        trace_event!(trace, "semaphore: waking a queued waiter");
         waiter.event.notify(1);
     }
 }

@@ -6,7 +6,11 @@ use core::fmt;
 use std::time::Duration;
 
 use crate::counter::{AtZero, Wait, ZeroCounter, MAX_COUNT};
+#[cfg(feature = "diagnostics")]
+use crate::diagnostics::{Origin, Pending, WaitRegistry};
 use crate::sync::Arc;
+#[cfg(feature = "diagnostics")]
+use crate::sync::Mutex;
 
 const UNDERFLOW: &str = "WaitGroup::done called more times than WaitGroup::add: \
      the count is already zero (negative WaitGroup counter)";
@@ -59,6 +63,11 @@ const OVERFLOW: &str = "WaitGroup::add overflowed the count (more than 2^30 - 1 
 #[derive(Clone)]
 pub struct WaitGroup {
     counter: Arc<ZeroCounter>,
+    /// Where the outstanding count came from. Updated under its lock together
+    /// with the count when the count goes up, and before the count goes down
+    /// (a decrement may wake waiters, which must not happen under a lock).
+    #[cfg(feature = "diagnostics")]
+    registry: Arc<Mutex<WaitRegistry>>,
 }
 
 impl WaitGroup {
@@ -74,6 +83,8 @@ impl WaitGroup {
     pub fn new() -> Self {
         Self {
             counter: Arc::new(ZeroCounter::new(0, OVERFLOW)),
+            #[cfg(feature = "diagnostics")]
+            registry: Arc::default(),
         }
     }
 
@@ -97,7 +108,11 @@ impl WaitGroup {
     #[inline]
     #[track_caller]
     pub fn add(&self, n: usize) {
+        #[cfg(feature = "diagnostics")]
+        let mut registry = self.registry.lock();
         self.counter.add(n, OVERFLOW);
+        #[cfg(feature = "diagnostics")]
+        registry.add(core::panic::Location::caller(), n);
     }
 
     /// Takes one off the count, waking every waiter if it reaches zero.
@@ -118,6 +133,8 @@ impl WaitGroup {
     #[inline]
     #[track_caller]
     pub fn done(&self) {
+        #[cfg(feature = "diagnostics")]
+        self.registry.lock().done();
         self.counter.decrement(AtZero::Panic(UNDERFLOW));
     }
 
@@ -144,10 +161,76 @@ impl WaitGroup {
     #[track_caller]
     #[must_use = "dropping the guard at once calls `done()` at once"]
     pub fn enter(&self) -> WaitGuard {
-        self.add(1);
+        self.enter_with(None)
+    }
+
+    /// As [`enter`](Self::enter), with a name for the guard: with the
+    /// `diagnostics` feature, [`pending`](Self::pending) shows it next to the
+    /// source line that entered it. Without the feature the name is dropped.
+    ///
+    /// # Panics
+    ///
+    /// As [`add`](Self::add), on overflow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let guard = wg.enter_named("flush the log");
+    /// drop(guard);
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    #[track_caller]
+    #[must_use = "dropping the guard at once calls `done()` at once"]
+    pub fn enter_named(&self, name: impl Into<alloc::borrow::Cow<'static, str>>) -> WaitGuard {
+        self.enter_with(Some(name.into()))
+    }
+
+    #[track_caller]
+    #[cfg_attr(not(feature = "diagnostics"), allow(unused_variables))]
+    fn enter_with(&self, name: crate::Name) -> WaitGuard {
+        #[cfg(feature = "diagnostics")]
+        let id = {
+            let mut registry = self.registry.lock();
+            self.counter.add(1, OVERFLOW);
+            registry.enter(Origin::new(core::panic::Location::caller(), name))
+        };
+        #[cfg(not(feature = "diagnostics"))]
+        self.counter.add(1, OVERFLOW);
         WaitGuard {
             group: self.clone(),
+            #[cfg(feature = "diagnostics")]
+            id,
         }
+    }
+
+    /// What the group still waits for (feature `diagnostics`): outstanding
+    /// `add`s by source line, guards not yet dropped, with the line that
+    /// entered them and their names. Print it when a wait takes too long.
+    ///
+    /// A snapshot: other handles may change it at any time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "diagnostics")] {
+    /// use std::time::Duration;
+    ///
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let _stuck = wg.enter_named("the upload");
+    /// if !wg.wait_blocking_timeout(Duration::from_millis(10)) {
+    ///     let pending = wg.pending();
+    ///     assert_eq!(pending.len(), 1);
+    ///     assert_eq!(pending[0].name(), Some("the upload"));
+    ///     eprintln!("still waiting for: {}", pending[0]); // guard "the upload" entered at src/main.rs:5:18
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "diagnostics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+    #[must_use]
+    pub fn pending(&self) -> alloc::vec::Vec<Pending> {
+        self.registry.lock().pending()
     }
 
     #[cfg(feature = "std")]
@@ -286,9 +369,11 @@ impl Default for WaitGroup {
 
 impl fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitGroup")
-            .field("count", &self.count())
-            .finish()
+        let mut debug = f.debug_struct("WaitGroup");
+        debug.field("count", &self.count());
+        #[cfg(feature = "diagnostics")]
+        debug.field("pending", &self.pending());
+        debug.finish()
     }
 }
 
@@ -310,6 +395,9 @@ impl fmt::Debug for WaitGroup {
 #[must_use = "dropping the guard at once calls `done()` at once"]
 pub struct WaitGuard {
     group: WaitGroup,
+    /// This guard's entry in the group's registry.
+    #[cfg(feature = "diagnostics")]
+    id: u64,
 }
 
 impl WaitGuard {
@@ -344,6 +432,8 @@ impl Drop for WaitGuard {
         } else {
             AtZero::Panic(UNDERFLOW)
         };
+        #[cfg(feature = "diagnostics")]
+        self.group.registry.lock().leave(self.id);
         self.group.counter.decrement(at_zero);
     }
 }

@@ -9,6 +9,7 @@ mod task;
 use core::fmt;
 use core::future::Future;
 use core::time::Duration;
+use std::borrow::Cow;
 
 pub use error::{CancelCause, GroupError, PanicPayload};
 
@@ -16,7 +17,7 @@ use self::shared::{Finished, Shared};
 use self::task::{task, worker, Recorder, Slot};
 use crate::runtime::Runtime;
 use crate::sync::Arc;
-use crate::CancellationToken;
+use crate::{CancellationToken, Name};
 
 /// Which task of a group: its position in spawn order (0 for the first task
 /// spawned). Returned by `spawn`, and with each outcome by
@@ -262,12 +263,43 @@ where
         }
     }
 
+    /// As [`spawn`](Self::spawn), with a name for the task: shown by
+    /// [`pending`](Self::pending) (feature `diagnostics`) and on the task's
+    /// span (feature `tracing`). With neither feature the name is dropped.
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`](Self::spawn), if the group was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     group.spawn_named("answer", async { Ok(42) });
+    ///     assert_eq!(group.join().await.unwrap(), vec![42]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: impl Into<Cow<'static, str>>, future: F) -> TaskId
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        match self.spawner.spawn_named(name, future) {
+            Ok(id) => id,
+            Err(_) => panic!("ErrGroup::spawn on a closed group: the task was not spawned"),
+        }
+    }
+
     /// Spawns `future` only if it can start now: with a limit reached, hands
     /// the future back instead (Go's `TryGo`).
     ///
     /// # Errors
     ///
     /// `Err(future)` when the group's limit is reached.
+    #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -290,6 +322,9 @@ where
         T2: Send + 'static,
         E2: Send + 'static,
     {
+        // The child's span is created under this group's.
+        #[cfg(feature = "tracing")]
+        let _in_parent = self.spawner.shared.span.enter();
         let child = ErrGroup::with_token(
             self.spawner.runtime.clone(),
             self.spawner.shared.token().child_token(),
@@ -503,6 +538,31 @@ where
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The tasks that have not finished yet (running, or queued behind the
+    /// limit), in spawn order, each with the source line that spawned it and
+    /// its name (feature `diagnostics`). Print it when a join takes too long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "diagnostics")] {
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PendingKind, TaskId};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// group.spawn_named("never ends", std::future::pending());
+    /// let pending = group.pending();
+    /// assert_eq!(pending[0].kind(), PendingKind::Task(TaskId(0)));
+    /// assert_eq!(pending[0].name(), Some("never ends"));
+    /// println!("{}", pending[0]); // task #0 "never ends" spawned at src/main.rs:6:7
+    /// # }
+    /// ```
+    #[cfg(feature = "diagnostics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+    #[must_use]
+    pub fn pending(&self) -> Vec<crate::Pending> {
+        self.spawner.pending()
+    }
 }
 
 impl<T, E, R: Runtime> Drop for ErrGroup<T, E, R> {
@@ -529,11 +589,25 @@ where
     /// # Errors
     ///
     /// `Err(future)` if the group was joined or dropped.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        self.place(future, false)
+        self.place(future, false, None)
+    }
+
+    /// As [`spawn`](Self::spawn), with a name (see [`ErrGroup::spawn_named`]).
+    ///
+    /// # Errors
+    ///
+    /// `Err(future)` if the group was joined or dropped.
+    #[track_caller]
+    pub fn spawn_named<F>(&self, name: impl Into<Cow<'static, str>>, future: F) -> Result<TaskId, F>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.place(future, false, Some(name.into()))
     }
 
     /// Spawns `future` only if it can start now.
@@ -542,14 +616,20 @@ where
     ///
     /// `Err(future)` if the group's limit is reached, or the group was joined
     /// or dropped.
+    #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        self.place(future, true)
+        self.place(future, true, None)
     }
 
-    fn place<F>(&self, future: F, refuse_when_full: bool) -> Result<TaskId, F>
+    #[track_caller]
+    #[cfg_attr(
+        not(any(feature = "diagnostics", feature = "tracing")),
+        allow(unused_variables)
+    )]
+    fn place<F>(&self, future: F, refuse_when_full: bool, name: Name) -> Result<TaskId, F>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -569,10 +649,20 @@ where
         let index = state.next_index;
         state.next_index += 1;
         state.unfinished += 1;
+        #[cfg(feature = "diagnostics")]
+        state.origins.insert(
+            index,
+            crate::diagnostics::Origin::new(core::panic::Location::caller(), name.clone()),
+        );
         // Building the task runs no user code (an `async fn` does nothing
         // until polled), so a queued task joins the queue in this same
         // critical section: FIFO holds, and no worker can miss it.
         let task = task(Recorder::new(Arc::clone(&self.shared), index), future);
+        #[cfg(feature = "tracing")]
+        let task = tracing::Instrument::instrument(
+            task,
+            tracing::debug_span!(parent: &self.shared.span, "task", id = index, name = name.as_deref()),
+        );
         if let Placement::Queued = placement {
             state.queue.push_back(Box::pin(task));
             return Ok(TaskId(index));
@@ -600,6 +690,21 @@ where
     }
 }
 
+#[cfg(feature = "diagnostics")]
+impl<T, E, R: Runtime> Spawner<T, E, R> {
+    /// The unfinished tasks (see [`ErrGroup::pending`]).
+    #[cfg(feature = "diagnostics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+    #[must_use]
+    pub fn pending(&self) -> Vec<crate::Pending> {
+        let state = self.shared.lock();
+        let origins = state.origins.iter();
+        origins
+            .map(|(&index, origin)| origin.pending(crate::PendingKind::Task(TaskId(index))))
+            .collect()
+    }
+}
+
 /// Where a spawned task goes: straight to the runtime, to a new worker of a
 /// limited group, or to the queue of a full one.
 enum Placement {
@@ -619,12 +724,17 @@ impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
 
 impl<T, E, R: Runtime> fmt::Debug for Spawner<T, E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.shared.lock();
-        f.debug_struct("ErrGroup")
-            .field("unfinished", &state.unfinished)
-            .field("unjoined", &state.outcomes.len())
-            .field("limit", &state.limit)
-            .field("cause", &state.cause)
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("ErrGroup");
+        {
+            let state = self.shared.lock();
+            debug
+                .field("unfinished", &state.unfinished)
+                .field("unjoined", &state.outcomes.len())
+                .field("limit", &state.limit)
+                .field("cause", &state.cause);
+        }
+        #[cfg(feature = "diagnostics")]
+        debug.field("pending", &self.pending());
+        debug.finish_non_exhaustive()
     }
 }

@@ -36,6 +36,9 @@ pub(crate) struct Shared<T, E> {
     state: Mutex<State<T, E>>,
     /// Notified when an outcome is recorded or a child group finishes.
     finished: Event,
+    /// The group's span: the parent of its tasks' spans and of its events.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
 }
 
 /// A finished task: its spawn index and what it produced.
@@ -63,6 +66,9 @@ pub(crate) struct State<T, E> {
     /// (`with_parent_token`): its cancellation is cause `Parent`.
     pub(crate) parent_token: Option<CancellationToken>,
     parent: Option<Box<dyn ChildLink>>,
+    /// Where each unfinished task was spawned, by spawn index.
+    #[cfg(feature = "diagnostics")]
+    pub(crate) origins: std::collections::BTreeMap<usize, crate::diagnostics::Origin>,
 }
 
 /// What a child group needs of its parent, whatever the parent's `T`/`E`.
@@ -135,8 +141,12 @@ impl<T, E> Shared<T, E> {
                 wake_on_each: true,
                 parent_token: None,
                 parent: None,
+                #[cfg(feature = "diagnostics")]
+                origins: std::collections::BTreeMap::new(),
             }),
             finished: Event::new(),
+            #[cfg(feature = "tracing")]
+            span: tracing::debug_span!("group"),
         }
     }
 
@@ -156,6 +166,8 @@ impl<T, E> Shared<T, E> {
     /// Records the outcome of task `index`; cancels the group on its first
     /// failure (if it cancels on error); wakes the joiner.
     pub(crate) fn record(&self, index: usize, outcome: Outcome<T, E>) {
+        #[cfg(feature = "tracing")]
+        self.trace_outcome(index, &outcome);
         let (cancel, wake, parent) = {
             let mut state = self.lock();
             let fails_group = state.cancel_on_error
@@ -176,12 +188,15 @@ impl<T, E> Shared<T, E> {
             };
             state.outcomes.push_back((index, result));
             state.unfinished -= 1;
+            #[cfg(feature = "diagnostics")]
+            state.origins.remove(&index);
             let wake = state.wake_on_each || state.is_settled();
             (cancel, wake, state.take_parent_if_finished())
         };
         // Outside the lock: cancelling wakes tasks, and the parent locks its
         // own state.
         if cancel {
+            trace_event!(debug, parent: &self.span, task = index, "group cancelled: a task failed");
             self.token.cancel();
         }
         if wake {
@@ -189,6 +204,22 @@ impl<T, E> Shared<T, E> {
         }
         if let Some(parent) = parent {
             parent.child_finished();
+        }
+    }
+
+    #[cfg(feature = "tracing")]
+    fn trace_outcome(&self, index: usize, outcome: &Outcome<T, E>) {
+        let span = &self.span;
+        match outcome {
+            Outcome::Finished(Ok(_)) => {
+                tracing::trace!(parent: span, task = index, "task finished")
+            }
+            Outcome::Finished(Err(_)) => tracing::debug!(parent: span, task = index, "task failed"),
+            Outcome::Panicked(_) => tracing::warn!(parent: span, task = index, "task panicked"),
+            Outcome::Cancelled => tracing::trace!(parent: span, task = index, "task cancelled"),
+            Outcome::Lost => {
+                tracing::warn!(parent: span, task = index, "task lost: the runtime dropped it");
+            }
         }
     }
 
@@ -221,6 +252,7 @@ impl<T, E> Shared<T, E> {
 
     /// Cancels the group's tasks, remembering `cause` if it is the first.
     pub(crate) fn cancel(&self, cause: CancelCause) {
+        trace_event!(debug, parent: &self.span, ?cause, "group cancelled");
         self.lock().cause.get_or_insert(cause);
         self.token.cancel();
     }

@@ -7,6 +7,8 @@
 mod common;
 
 mod cancel;
+#[cfg(feature = "diagnostics")]
+mod diagnostics;
 mod err_group;
 mod latch;
 mod patterns;
