@@ -172,6 +172,8 @@ runtime_tests! {
         assert_eq!(ledger.dropped(), 1);
     }
 
+    // Catches a panic: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn panic_is_resumed_in_the_joiner_with_its_payload(rt) {
         let ledger = Ledger::new();
         let group = ErrGroup::<u32, (), _>::new(rt.clone());
@@ -187,6 +189,8 @@ runtime_tests! {
         assert_eq!(ledger.dropped(), 1, "the panic cancelled the sibling first");
     }
 
+    // Catches a panic: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn panic_can_be_captured_as_an_error(rt) {
         let group = ErrGroup::<u32, String, _>::new(rt.clone()).with_panic_policy(PanicPolicy::Capture);
         group.spawn(async { panic!("captured {}", 7) });
@@ -443,6 +447,8 @@ runtime_tests! {
         assert_eq!(parent.join().await.unwrap(), vec![1]);
     }
 
+    // Catches a panic: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn close_refuses_new_tasks_and_lets_running_ones_finish(rt) {
         let group = ErrGroup::<u8, (), _>::new(rt.clone());
         let spawner = group.spawner();
@@ -474,6 +480,8 @@ runtime_tests! {
         assert!(matches!(parent.join().await, Ok(values) if values.is_empty()));
     }
 
+    // Catches a panic: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn a_panic_in_drop_during_cancellation_is_caught_and_reported(rt) {
         struct ExplodesOnDrop;
         impl Drop for ExplodesOnDrop {
@@ -536,6 +544,8 @@ runtime_tests! {
         assert_eq!(hits.load(Ordering::SeqCst), 50);
     }
 
+    // Catches a panic: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn stress_groups_with_errors_panics_and_cancellations(rt) {
         // Many groups; each task randomly succeeds, fails, panics, or waits
         // forever; some groups are cancelled or dropped. Every future must be
