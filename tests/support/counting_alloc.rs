@@ -2,6 +2,11 @@
 //! (included with `#[path]`): counts are per thread (a `const` thread-local
 //! `Cell`, which needs no allocation and no destructor), so work on other
 //! threads does not disturb them.
+//!
+//! Two kinds of figures: [`allocated`] (allocations made and their bytes,
+//! never decreasing) and [`live_bytes`] (bytes allocated minus bytes freed on
+//! this thread: memory held, exact when everything is allocated and freed on
+//! the same thread, as on a current-thread runtime).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -11,12 +16,19 @@ struct Counting;
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     static BYTES: Cell<usize> = const { Cell::new(0) };
+    static LIVE: Cell<isize> = const { Cell::new(0) };
 }
 
 fn record(size: usize) {
     // `try_with`: never panic inside the allocator, even during thread exit.
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
     let _ = BYTES.try_with(|n| n.set(n.get() + size));
+    // `as`: a `Layout`'s size never exceeds `isize::MAX`.
+    change_live(size as isize);
+}
+
+fn change_live(by: isize) {
+    let _ = LIVE.try_with(|n| n.set(n.get() + by));
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments
@@ -38,10 +50,19 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         record(new_size);
         // SAFETY: forwarded unchanged (see the impl).
-        unsafe { System.realloc(ptr, layout, new_size) }
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        // On success the old block is gone (moved or resized into the new
+        // one); on failure it is still held and the new one does not exist.
+        change_live(if new.is_null() {
+            -(new_size as isize)
+        } else {
+            -(layout.size() as isize)
+        });
+        new
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        change_live(-(layout.size() as isize));
         // SAFETY: forwarded unchanged (see the impl).
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -51,6 +72,14 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 /// Allocations made on this thread: (count, bytes).
+#[allow(dead_code)] // not every file that includes this module uses it
 pub fn allocated() -> (usize, usize) {
     (ALLOCATIONS.with(Cell::get), BYTES.with(Cell::get))
+}
+
+/// Bytes allocated minus bytes freed on this thread since it started (may be
+/// negative when this thread frees what another allocated).
+#[allow(dead_code)] // not every file that includes this module uses it
+pub fn live_bytes() -> isize {
+    LIVE.with(Cell::get)
 }
