@@ -264,8 +264,14 @@ impl<T, E> Shared<T, E> {
             let mut state = self.lock();
             state.handle_gone = true;
             state.closed = true;
-            if !joined && !state.is_settled() {
-                state.cause.get_or_insert(CancelCause::GroupDropped);
+            if !joined {
+                if self.token.is_cancelled() {
+                    // Cancelled before the drop (its cause worked out
+                    // lazily): the first cause stays.
+                    Self::cause_of_cancel(&mut state);
+                } else {
+                    state.cause.get_or_insert(CancelCause::GroupDropped);
+                }
             }
             state.take_parent_if_finished()
         };

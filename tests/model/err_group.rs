@@ -447,11 +447,6 @@ struct Model {
     /// The library has stored a cause (it works one out lazily when the
     /// token was cancelled directly).
     cause_stored: bool,
-    /// What `Spawner::cause` reports instead of `cause` after the group was
-    /// dropped, in the two cases of the open bugs pinned by
-    /// `a_settled_group_dropped_reports_group_dropped` and
-    /// `a_group_dropped_after_its_token_was_cancelled_reports_explicit`.
-    misreported: Option<CancelCause>,
     cancelled: bool,
     closed: bool,
     /// Joiners are woken at every outcome until a `join` was polled; then
@@ -479,7 +474,6 @@ impl Model {
             outcomes: VecDeque::new(),
             cause: None,
             cause_stored: false,
-            misreported: None,
             cancelled: false,
             closed: false,
             wake_on_each: true,
@@ -499,8 +493,9 @@ impl Model {
         }
         let placement = match self.limit {
             None => Placement::Direct,
-            // A free slot starts a worker for the new task, even when older
-            // tasks are queued (possible only after a worker was lost): see
+            // A free slot starts a worker; if older tasks are queued (possible
+            // only after a worker was lost), it takes the queue's head and the
+            // new task queues behind them: see
             // `a_lost_worker_lets_a_later_task_overtake_the_queue`.
             Some(limit) if self.running < limit => Placement::Worker,
             Some(_) if refuse_when_full => return None,
@@ -510,20 +505,21 @@ impl Model {
         self.next_index += 1;
         self.unfinished += 1;
         self.users[user].task = Some(id);
-        let worker = match placement {
+        let (worker, job) = match placement {
             Placement::Queued => {
                 self.queue.push_back(user);
                 return Some(id);
             }
             Placement::Worker => {
                 self.running += 1;
-                true
+                self.queue.push_back(user);
+                (true, self.queue.pop_front().expect("just pushed"))
             }
-            Placement::Direct => false,
+            Placement::Direct => (false, user),
         };
         self.spawned.push(TaskModel {
             worker,
-            job: user,
+            job,
             pending: false,
             wake_due: 0,
             started: false,
@@ -666,33 +662,21 @@ impl Model {
     }
 
     /// The group's handle is dropped without a join: it closes and cancels
-    /// its token. (The first cause wins; see
+    /// its token. The first cause wins: `GroupDropped` only if nothing
+    /// cancelled it before, also when no task is left (see
     /// `a_group_dropped_after_its_token_was_cancelled_reports_explicit` and
-    /// `a_settled_group_dropped_reports_group_dropped`.)
+    /// `a_settled_group_dropped_reports_group_dropped`).
     fn drop_group(&mut self) {
         self.handle = Handle::Gone;
         self.closed = true;
         self.cancel(CancelCause::GroupDropped);
-        if !self.cause_stored {
-            // The library stores `GroupDropped` only if tasks are left, over
-            // an `Explicit` it has not worked out yet; and with none left it
-            // stores nothing, so `cause` works out `Explicit`.
-            let reported = if self.unfinished > 0 {
-                CancelCause::GroupDropped
-            } else {
-                CancelCause::Explicit
-            };
-            self.cause_stored = true;
-            if self.cause != Some(reported) {
-                self.misreported = Some(reported);
-            }
-        }
+        self.cause_stored = true;
     }
 
     /// What `Spawner::cause` must say (and it stores the cause it reports).
     fn query_cause(&mut self) -> Option<CancelCause> {
         self.cause_stored |= self.cancelled;
-        self.misreported.or(self.cause.filter(|_| self.cancelled))
+        self.cause.filter(|_| self.cancelled)
     }
 
     /// A poll of the `join_next` future.
@@ -1264,7 +1248,7 @@ fn take_spawned(runtime: &ManualRuntime) -> Vec<Spawned> {
 /// with no cause and works out `Explicit`, though nobody cancelled the
 /// group. Found by the model as `[DropGroup, Cause]`.
 #[test]
-#[ignore = "bug: a group dropped with no task left reports cause Explicit, not GroupDropped"]
+// Was a bug (fixed): a group dropped with no task left reported cause Explicit.
 fn a_settled_group_dropped_reports_group_dropped() {
     let group = Group::new(ManualRuntime::default());
     let spawner = group.spawner();
@@ -1283,7 +1267,7 @@ fn a_settled_group_dropped_reports_group_dropped() {
 /// stores `GroupDropped` over it. Found by the model as `[Spawn, Cancel {
 /// via_token: true }, DropGroup, Cause]` (the task not polled yet).
 #[test]
-#[ignore = "bug: token cancelled, then group dropped with a task left: cause GroupDropped, not Explicit"]
+// Was a bug (fixed): token cancelled, then group dropped: cause GroupDropped, not Explicit.
 fn a_group_dropped_after_its_token_was_cancelled_reports_explicit() {
     let runtime = ManualRuntime::default();
     let group = Group::new(runtime.clone());
@@ -1306,7 +1290,7 @@ fn a_group_dropped_after_its_token_was_cancelled_reports_explicit() {
 /// one waits for a busy worker although the group is below its limit). The
 /// model follows this behaviour, in `Model::spawn`.
 #[test]
-#[ignore = "bug: after a worker is lost, a later spawn overtakes tasks queued for the limit"]
+// Was a bug (fixed): after a worker was lost, a later spawn overtook the queue.
 fn a_lost_worker_lets_a_later_task_overtake_the_queue() {
     let runtime = ManualRuntime::default();
     let group = Group::new(runtime.clone()).with_limit(2);
