@@ -8,6 +8,7 @@ mod common;
 
 mod cancel;
 mod err_group;
+mod faults;
 mod latch;
 mod patterns;
 mod semaphore;
