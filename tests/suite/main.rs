@@ -10,6 +10,7 @@ mod cancel;
 #[cfg(feature = "diagnostics")]
 mod diagnostics;
 mod err_group;
+mod faults;
 mod latch;
 mod patterns;
 mod semaphore;
