@@ -53,16 +53,24 @@ impl Node {
             return;
         }
         trace_event!(debug, "cancellation token cancelled");
-        // Every listener registered before the flag was visible is woken; a
-        // listener registered after it re-checks the flag before parking.
-        self.event.notify(usize::MAX);
-        // Cancel the children outside the lock (never run other nodes'
-        // wake-ups while holding it). The flag is set before we lock, and
-        // `child` checks it under the lock, so no child is added after this.
-        let children = core::mem::take(&mut *self.children.lock());
-        for child in children {
-            child.cancel();
+        // First set the flag on every descendant — atomics and our own locks
+        // only, no user code — so that the whole subtree is cancelled even if
+        // a waker panics in the second step (a waker bug unwinds out of
+        // `cancel`, but leaves no token half-cancelled). A node's flag is set
+        // before its list is taken under the lock, and `child` checks the
+        // flag under that lock, so no child is added to a taken list.
+        let mut cancelled = Vec::new();
+        let mut stack = core::mem::take(&mut *self.children.lock());
+        while let Some(node) = stack.pop() {
+            if node.state.fetch_or(CANCELLED, Ordering::Release) & CANCELLED == 0 {
+                stack.append(&mut node.children.lock());
+                cancelled.push(node);
+            }
         }
+        // Then wake, outside every lock. Every listener registered before a
+        // flag was visible is woken; a listener registered after it re-checks
+        // the flag before parking.
+        wake_all(core::iter::once(&self.event).chain(cancelled.iter().map(|node| &node.event)));
     }
 
     /// A node nobody can reach any more: no token handle (only its parent's
@@ -87,6 +95,31 @@ impl Node {
         let child = Arc::new(Node::new(false));
         children.push(Arc::clone(&child));
         child
+    }
+}
+
+/// Wakes every listener of every event. A waker that panics (a bug in an
+/// executor) does not stop the other events' wake-ups: with `std`, the first
+/// panic is resumed once all of them were notified.
+fn wake_all<'a>(events: impl Iterator<Item = &'a Event>) {
+    #[cfg(feature = "std")]
+    {
+        let mut first_panic = None;
+        for event in events {
+            let notified = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                event.notify(usize::MAX);
+            }));
+            if let Err(payload) = notified {
+                first_panic.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = first_panic {
+            std::panic::resume_unwind(payload);
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    for event in events {
+        event.notify(usize::MAX);
     }
 }
 
@@ -147,6 +180,12 @@ impl CancellationToken {
 
     /// Cancels this token and all its descendants, waking every task waiting
     /// on [`cancelled`](Self::cancelled). Cancelling again does nothing.
+    ///
+    /// # Panics
+    ///
+    /// Only if a waiting task's waker panics (a bug in that executor): with
+    /// `std`, the panic is resumed here after every descendant has been
+    /// cancelled and every waiter woken.
     ///
     /// # Examples
     ///
@@ -370,6 +409,31 @@ pub struct DropGuard {
 
 impl DropGuard {
     /// Gives the token back without cancelling it.
+    ///
+    /// Use it on the success path of work that must cancel its token if it
+    /// stops early (returns with `?`, panics, or is dropped), but not when it
+    /// completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::CancellationToken;
+    ///
+    /// fn setup(token: CancellationToken, fail: bool) -> Result<CancellationToken, &'static str> {
+    ///     let guard = token.drop_guard(); // cancels the token on an early return
+    ///     if fail {
+    ///         return Err("setup failed");
+    ///     }
+    ///     Ok(guard.disarm()) // success: keep the token alive
+    /// }
+    ///
+    /// let ok = setup(CancellationToken::new(), false).unwrap();
+    /// assert!(!ok.is_cancelled());
+    ///
+    /// let watched = CancellationToken::new();
+    /// assert!(setup(watched.clone(), true).is_err());
+    /// assert!(watched.is_cancelled());
+    /// ```
     #[must_use]
     pub fn disarm(mut self) -> CancellationToken {
         self.token

@@ -50,18 +50,59 @@ pub struct Pending {
 
 impl Pending {
     /// What it is: added count, guard or task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "diagnostics")] {
+    /// use taskgroup::{PendingKind, WaitGroup};
+    ///
+    /// let wg = WaitGroup::new();
+    /// wg.add(2);
+    /// let _guard = wg.enter();
+    /// let kinds: Vec<_> = wg.pending().iter().map(|p| p.kind()).collect();
+    /// assert_eq!(kinds, [PendingKind::Added(2), PendingKind::Guard]);
+    /// # }
+    /// ```
     #[must_use]
     pub fn kind(&self) -> PendingKind {
         self.kind
     }
 
-    /// The source line that added, entered or spawned it.
+    /// The source line that added, entered or spawned it (recorded with
+    /// `#[track_caller]`, so it is the caller's line, not this crate's).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "diagnostics")] {
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let line = line!() + 1;
+    /// let _guard = wg.enter();
+    /// let location = wg.pending()[0].location();
+    /// assert_eq!(location.file(), file!());
+    /// assert_eq!(location.line(), line);
+    /// # }
+    /// ```
     #[must_use]
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
 
     /// The name given with `enter_named` or `spawn_named`, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "diagnostics")] {
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let _named = wg.enter_named("flush");
+    /// let _unnamed = wg.enter();
+    /// let pending = wg.pending();
+    /// assert_eq!(pending[0].name(), Some("flush"));
+    /// assert_eq!(pending[1].name(), None);
+    /// # }
+    /// ```
     #[must_use]
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()

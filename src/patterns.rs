@@ -55,6 +55,12 @@ impl<E: core::fmt::Debug + core::fmt::Display> std::error::Error for AllFailed<E
 /// Runs `f` on every input concurrently and returns all results in input
 /// order, or the first error with the other calls cancelled.
 ///
+/// # Errors
+///
+/// As [`ErrGroup::join`]: [`GroupError::Task`] with the first error (by the
+/// time it happened), or [`GroupError::Lost`] if the runtime dropped a call
+/// before it finished.
+///
 /// # Panics
 ///
 /// Resumes a task's panic, once every task has finished.
@@ -308,6 +314,12 @@ impl<I, F, T, E, R: Runtime> core::fmt::Debug for MapConcurrent<I, F, T, E, R> {
 /// and the others are cancelled (dropped) before this returns. If all fail,
 /// returns every error, in the order the futures were given ([`AllFailed`]).
 ///
+/// # Errors
+///
+/// [`AllFailed`] when no future succeeded, with one error per future (its
+/// own error, or [`GroupError::Lost`]); with no future at all, an empty
+/// list.
+///
 /// # Panics
 ///
 /// Resumes a task's panic.
@@ -362,6 +374,12 @@ where
 /// Attempts are taken from the iterator only when they start, so a lazy
 /// iterator (`replicas.iter().map(|r| query(r))`) sends only the requests
 /// that were needed.
+///
+/// # Errors
+///
+/// [`AllFailed`] when no attempt succeeded, with one error per attempt (its
+/// own error, or [`GroupError::Lost`]); with no attempt at all, an empty
+/// list.
 ///
 /// # Panics
 ///

@@ -358,11 +358,21 @@ pub struct Semaphore {
 }
 
 impl Semaphore {
-    /// A semaphore with `permits` permits, all available.
+    /// A semaphore with `permits` permits, all available. Its capacity is
+    /// `permits` too (until [`add_permits`](Self::add_permits) or
+    /// [`forget_permits`](Self::forget_permits) change it).
     ///
     /// # Panics
     ///
     /// If `permits` exceeds `usize::MAX >> 2`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let connections = taskgroup::Semaphore::new(10);
+    /// assert_eq!(connections.available(), 10);
+    /// assert_eq!(connections.capacity(), 10);
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn new(permits: usize) -> Self {
@@ -379,11 +389,40 @@ impl Semaphore {
         }
     }
 
-    /// Acquires one permit; see [`acquire_many`](Self::acquire_many).
+    /// Acquires one permit, waiting in FIFO order behind earlier requests;
+    /// see [`acquire_many`](Self::acquire_many).
+    ///
+    /// The future resolves to an error at once (without queueing) if the
+    /// semaphore is closed or its capacity is zero.
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe; see [`Acquire`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, Semaphore};
+    ///
+    /// smol::block_on(async {
+    ///     let downloads = Semaphore::new(2); // at most two at a time
+    ///     let running = Arc::new(AtomicUsize::new(0));
+    ///     let group = ErrGroup::new(SmolRuntime::global());
+    ///     for _ in 0..6 {
+    ///         let (downloads, running) = (downloads.clone(), running.clone());
+    ///         group.spawn(async move {
+    ///             let _permit = downloads.acquire().await?;
+    ///             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+    ///             smol::future::yield_now().await; // "download", permit held
+    ///             running.fetch_sub(1, Ordering::SeqCst);
+    ///             Ok::<_, taskgroup::AcquireError>(now)
+    ///         });
+    ///     }
+    ///     assert!(group.join().await.unwrap().iter().all(|&now| now <= 2));
+    /// });
+    /// ```
     #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         self.acquire_many(1)
@@ -418,11 +457,32 @@ impl Semaphore {
         }
     }
 
-    /// Takes one permit if one is free now and nobody is queued.
+    /// Takes one permit if one is free now and nobody is queued, without
+    /// waiting.
     ///
     /// # Errors
     ///
-    /// See [`try_acquire_many`](Self::try_acquire_many).
+    /// See [`try_acquire_many`](Self::try_acquire_many):
+    /// [`TryAcquireError::NoPermits`] if it would have to wait,
+    /// [`TryAcquireError::Failed`] if the semaphore is closed (or its
+    /// capacity is zero).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{AcquireError, Semaphore, TryAcquireError};
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+    /// drop(permit);
+    /// assert!(sem.try_acquire().is_ok());
+    /// sem.close();
+    /// assert_eq!(
+    ///     sem.try_acquire().unwrap_err(),
+    ///     TryAcquireError::Failed(AcquireError::Closed)
+    /// );
+    /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit, TryAcquireError> {
         self.try_acquire_many(1)
@@ -456,17 +516,53 @@ impl Semaphore {
     }
 
     #[cfg(feature = "std")]
-    /// Blocks the current thread until one permit is acquired.
+    /// Blocks the current thread until one permit is acquired (FIFO, as
+    /// [`acquire`](Self::acquire)).
+    ///
+    /// Do not call it from inside an async task: it blocks the executor's
+    /// thread. Use [`acquire`](Self::acquire) there.
     ///
     /// # Errors
     ///
-    /// As [`acquire_many`](Self::acquire_many).
+    /// As [`acquire_many`](Self::acquire_many): [`AcquireError::Closed`] if
+    /// the semaphore is (or gets) closed, [`AcquireError::TooLarge`] if its
+    /// capacity is (or shrinks to) zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use taskgroup::Semaphore;
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let running = Arc::new(AtomicUsize::new(0));
+    /// let threads: Vec<_> = (0..4)
+    ///     .map(|_| {
+    ///         let (sem, running) = (sem.clone(), running.clone());
+    ///         std::thread::spawn(move || {
+    ///             let _permit = sem.acquire_blocking().unwrap();
+    ///             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+    ///             std::thread::sleep(std::time::Duration::from_millis(1)); // the work
+    ///             running.fetch_sub(1, Ordering::SeqCst);
+    ///             now
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for thread in threads {
+    ///     assert!(thread.join().unwrap() <= 2); // never more than two at once
+    /// }
+    /// ```
     pub fn acquire_blocking(&self) -> Result<Permit, AcquireError> {
         self.acquire_many_blocking(1)
     }
 
     #[cfg(feature = "std")]
-    /// Blocks the current thread until `n` permits are acquired.
+    /// Blocks the current thread until `n` permits are acquired (FIFO, as
+    /// [`acquire_many`](Self::acquire_many)).
+    ///
+    /// Do not call it from inside an async task: it blocks the executor's
+    /// thread.
     ///
     /// # Errors
     ///
@@ -494,19 +590,54 @@ impl Semaphore {
         }
     }
 
-    /// Permits free now (a snapshot).
+    /// Permits free now (a snapshot: other handles may take or return
+    /// permits at any time).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = taskgroup::Semaphore::new(4);
+    /// let permit = sem.try_acquire_many(3).unwrap();
+    /// assert_eq!(sem.available(), 1);
+    /// drop(permit);
+    /// assert_eq!(sem.available(), 4);
+    /// ```
     #[must_use]
     pub fn available(&self) -> usize {
         self.inner.permits.available()
     }
 
-    /// Permits in total: free plus held.
+    /// Permits in total: free plus held. Requests for more than this fail
+    /// at once with [`AcquireError::TooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{AcquireError, Semaphore};
+    ///
+    /// let sem = Semaphore::new(4);
+    /// let _held = sem.try_acquire_many(3).unwrap();
+    /// assert_eq!(sem.capacity(), 4); // held permits still count
+    /// assert_eq!(
+    ///     sem.acquire_many_blocking(5).unwrap_err(),
+    ///     AcquireError::TooLarge { requested: 5, capacity: 4 }
+    /// );
+    /// ```
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.inner.lock().capacity
     }
 
     /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = taskgroup::Semaphore::new(1);
+    /// assert!(!sem.is_closed());
+    /// sem.close();
+    /// assert!(sem.is_closed());
+    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.inner.permits.is_closed()
@@ -626,7 +757,16 @@ pub struct Permit {
 }
 
 impl Permit {
-    /// How many permits this holds.
+    /// How many permits this holds (and returns to the semaphore when
+    /// dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let sem = taskgroup::Semaphore::new(8);
+    /// assert_eq!(sem.try_acquire().unwrap().permits(), 1);
+    /// assert_eq!(sem.try_acquire_many(5).unwrap().permits(), 5);
+    /// ```
     #[must_use]
     pub fn permits(&self) -> usize {
         self.permits

@@ -403,6 +403,13 @@ pub struct WaitGuard {
 impl WaitGuard {
     /// Calls `done` on the group now (instead of when the guard is dropped).
     ///
+    /// # Panics
+    ///
+    /// If the group's count is already zero: some bare
+    /// [`WaitGroup::done`] call was one too many and took this guard's
+    /// count. (Dropping the guard panics the same way, unless the thread is
+    /// already unwinding.)
+    ///
     /// # Examples
     ///
     /// ```
@@ -415,7 +422,25 @@ impl WaitGuard {
         drop(self);
     }
 
-    /// The group this guard belongs to.
+    /// The group this guard belongs to: e.g. to [`enter`](WaitGroup::enter)
+    /// it again for sub-work, from code that was handed only the guard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::WaitGuard;
+    ///
+    /// fn split(guard: WaitGuard) -> [WaitGuard; 2] {
+    ///     let more = guard.group().enter();
+    ///     [guard, more]
+    /// }
+    ///
+    /// let wg = taskgroup::WaitGroup::new();
+    /// let halves = split(wg.enter());
+    /// assert_eq!(wg.count(), 2);
+    /// drop(halves);
+    /// assert_eq!(wg.count(), 0);
+    /// ```
     #[must_use]
     pub fn group(&self) -> &WaitGroup {
         &self.group

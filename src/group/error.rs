@@ -63,13 +63,48 @@ impl PanicPayload {
     }
 
     /// The panic's message, when its payload is a string (as `panic!("...")`
-    /// makes it).
+    /// makes it); `None` for other payloads (`std::panic::panic_any(42)`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError, PanicPolicy};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
+    ///         .with_panic_policy(PanicPolicy::Capture);
+    ///     group.spawn(async { panic!("index {} out of range", 7) });
+    ///     match group.join().await {
+    ///         Err(GroupError::Panicked(payload)) => {
+    ///             assert_eq!(payload.message(), Some("index 7 out of range"));
+    ///         }
+    ///         other => panic!("unexpected {other:?}"),
+    ///     }
+    /// });
+    /// ```
     #[must_use]
     pub fn message(&self) -> Option<&str> {
         self.message.as_deref()
     }
 
-    /// The payload itself, e.g. for `std::panic::resume_unwind`.
+    /// The payload itself, as `catch_unwind` gave it: downcast it to the type
+    /// passed to `panic_any`, or hand it to `std::panic::resume_unwind`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PanicPolicy};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
+    ///         .with_panic_policy(PanicPolicy::Capture);
+    ///     group.spawn(async { std::panic::panic_any(42u32) });
+    ///     let error = group.join().await.unwrap_err();
+    ///     let taskgroup::GroupError::Panicked(payload) = error else { unreachable!() };
+    ///     assert_eq!(payload.message(), None); // not a string
+    ///     assert_eq!(payload.into_inner().downcast_ref::<u32>(), Some(&42));
+    /// });
+    /// ```
     #[must_use]
     pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
         self.payload
@@ -77,7 +112,29 @@ impl PanicPayload {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Resumes the panic on this thread, payload intact.
+    /// Resumes the panic on this thread, payload intact
+    /// (`std::panic::resume_unwind`).
+    ///
+    /// # Panics
+    ///
+    /// Always: that is what it is for. The panic hook is not called again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError, PanicPolicy};
+    ///
+    /// let error = smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
+    ///         .with_panic_policy(PanicPolicy::Capture);
+    ///     group.spawn(async { panic!("boom") });
+    ///     group.join().await.unwrap_err()
+    /// });
+    /// // Log it, clean up, then let it unwind after all:
+    /// let GroupError::Panicked(payload) = error else { unreachable!() };
+    /// let resumed = std::panic::catch_unwind(move || payload.resume()).unwrap_err();
+    /// assert_eq!(resumed.downcast_ref::<&str>(), Some(&"boom"));
+    /// ```
     pub fn resume(self) -> ! {
         std::panic::resume_unwind(self.into_inner())
     }
@@ -106,7 +163,20 @@ pub enum GroupError<E> {
 }
 
 impl<E> GroupError<E> {
-    /// The task's own error, if that is what this is.
+    /// The task's own error, if that is what this is; `None` for a panic, a
+    /// cancellation or a lost task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{CancelCause, GroupError};
+    ///
+    /// let failed: GroupError<&str> = GroupError::Task("disk full");
+    /// assert_eq!(failed.into_task_error(), Some("disk full"));
+    ///
+    /// let cancelled: GroupError<&str> = GroupError::Cancelled(CancelCause::Explicit);
+    /// assert_eq!(cancelled.into_task_error(), None);
+    /// ```
     pub fn into_task_error(self) -> Option<E> {
         match self {
             Self::Task(error) => Some(error),
@@ -115,7 +185,24 @@ impl<E> GroupError<E> {
     }
 
     /// The message of a captured panic, when its payload is a string (as
-    /// `panic!("...")` makes it).
+    /// `panic!("...")` makes it); `None` for any other error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PanicPolicy};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), &str, _>::new(SmolRuntime::global())
+    ///         .with_panic_policy(PanicPolicy::Capture)
+    ///         .keep_going();
+    ///     group.spawn(async { panic!("boom") });
+    ///     group.spawn(async { Err("plain error") });
+    ///     let outcomes = group.join_all().await;
+    ///     assert_eq!(outcomes[0].as_ref().unwrap_err().panic_message(), Some("boom"));
+    ///     assert_eq!(outcomes[1].as_ref().unwrap_err().panic_message(), None);
+    /// });
+    /// ```
     #[must_use]
     pub fn panic_message(&self) -> Option<&str> {
         let Self::Panicked(payload) = self else {

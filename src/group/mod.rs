@@ -140,7 +140,28 @@ where
     E: Send + 'static,
     R: Runtime,
 {
-    /// A group that spawns on `runtime`, with no limit.
+    /// A group that spawns on `runtime`, with no limit: every task starts
+    /// when it is spawned. Errors cancel the other tasks and panics are
+    /// resumed in the joiner (see [`keep_going`](Self::keep_going) and
+    /// [`with_panic_policy`](Self::with_panic_policy) to change that).
+    ///
+    /// # Examples
+    ///
+    /// The same group on tokio (any runtime with a [`Runtime`] adapter will
+    /// do):
+    ///
+    /// ```
+    /// use taskgroup::{runtime::TokioRuntime, ErrGroup};
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// rt.block_on(async {
+    ///     let group = ErrGroup::new(TokioRuntime::current());
+    ///     for word in ["tokio", "smol"] {
+    ///         group.spawn(async move { Ok::<_, std::io::Error>(word.len()) });
+    ///     }
+    ///     assert_eq!(group.join().await.unwrap(), vec![5, 4]);
+    /// });
+    /// ```
     #[must_use]
     pub fn new(runtime: R) -> Self {
         Self::with_token(runtime, CancellationToken::new())
@@ -209,7 +230,28 @@ where
 
     /// Errors no longer cancel the other tasks: every task runs to its end,
     /// and [`join_all`](Self::join_all) returns every outcome (Go's `conc`
-    /// `ErrorPool`). `join` still returns the first error.
+    /// `ErrorPool`). `join` still returns the first error, once every task
+    /// has finished. A panicking task does not cancel the others either; what
+    /// the joiner does with the panic is still up to the [`PanicPolicy`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::new(SmolRuntime::global()).keep_going();
+    ///     for n in 1..=4u32 {
+    ///         group.spawn(async move { if n % 2 == 0 { Err(n) } else { Ok(n) } });
+    ///     }
+    ///     // Nothing was cancelled: every task ran, every outcome is there.
+    ///     let outcomes = group.join_all().await;
+    ///     assert!(matches!(
+    ///         outcomes[..],
+    ///         [Ok(1), Err(GroupError::Task(2)), Ok(3), Err(GroupError::Task(4))]
+    ///     ));
+    /// });
+    /// ```
     #[must_use]
     pub fn keep_going(self) -> Self {
         self.spawner.shared.lock().cancel_on_error = false;
@@ -217,7 +259,24 @@ where
     }
 
     /// Chooses what the joiner does with a panicking task (the default is
-    /// [`PanicPolicy::Resume`]).
+    /// [`PanicPolicy::Resume`]). Either way the panic is caught in the task
+    /// and counts as a failure (it cancels the other tasks unless the group
+    /// [keeps going](Self::keep_going)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PanicPolicy};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
+    ///         .with_panic_policy(PanicPolicy::Capture);
+    ///     group.spawn(async { panic!("bug in the parser") });
+    ///     // Captured: an error value, not a panic in this task.
+    ///     let error = group.join().await.unwrap_err();
+    ///     assert_eq!(error.panic_message(), Some("bug in the parser"));
+    /// });
+    /// ```
     #[must_use]
     pub fn with_panic_policy(self, policy: PanicPolicy) -> Self {
         self.spawner.shared.lock().panic_policy = policy;
@@ -225,7 +284,30 @@ where
     }
 
     /// Cancels the group (cause [`CancelCause::Deadline`]) if it has not
-    /// been joined after `timeout`.
+    /// been joined after `timeout`, counted from this call. The timer is a
+    /// small task spawned on the group's runtime; it stops when the group is
+    /// joined or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
+    ///         .with_deadline(Duration::from_millis(10));
+    ///     group.spawn(std::future::pending()); // never finishes by itself
+    ///     assert!(matches!(
+    ///         group.join().await,
+    ///         Err(GroupError::Cancelled(CancelCause::Deadline))
+    ///     ));
+    /// });
+    /// ```
     #[must_use]
     pub fn with_deadline(self, timeout: Duration) -> Self {
         self.schedule_deadline(timeout);
@@ -243,15 +325,32 @@ where
         });
     }
 
-    /// Spawns `future` as a task of the group.
+    /// Spawns `future` as a task of the group and returns its [`TaskId`]
+    /// (its position in spawn order).
     ///
     /// With a [limit](Self::with_limit) reached, the task waits its turn.
+    /// If the group is cancelled before the task finishes, its future is
+    /// dropped at its next poll (or never polled, if it had not started).
     ///
     /// # Panics
     ///
     /// If the group was [closed](Self::close): spawning into a closed group
     /// is a bug in the caller (use [`Spawner::spawn`] to get the future
-    /// back instead).
+    /// back instead). Also if the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, TaskId};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::new(SmolRuntime::global());
+    ///     let first = group.spawn(async { Ok::<_, ()>("first") });
+    ///     let second = group.spawn(async { Ok("second") });
+    ///     assert_eq!((first, second), (TaskId(0), TaskId(1)));
+    ///     assert_eq!(group.join().await.unwrap(), ["first", "second"]);
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> TaskId
     where
@@ -269,7 +368,8 @@ where
     ///
     /// # Panics
     ///
-    /// As [`spawn`](Self::spawn), if the group was closed.
+    /// As [`spawn`](Self::spawn): if the group was closed, or the runtime's
+    /// `spawn` panics.
     ///
     /// # Examples
     ///
@@ -294,11 +394,39 @@ where
     }
 
     /// Spawns `future` only if it can start now: with a limit reached, hands
-    /// the future back instead (Go's `TryGo`).
+    /// the future back instead (Go's `TryGo`). Without a limit it always
+    /// starts, unless the group was closed.
     ///
     /// # Errors
     ///
-    /// `Err(future)` when the group's limit is reached.
+    /// `Err(future)`, the future untouched, when the group's limit is
+    /// reached or the group was [closed](Self::close).
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, Latch};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global()).with_limit(1);
+    ///     let gate = Latch::new(1);
+    ///     let held = gate.clone();
+    ///     let slow = async move {
+    ///         held.wait().await;
+    ///         Ok(1)
+    ///     };
+    ///     assert!(group.try_spawn(slow).is_ok()); // takes the only slot
+    ///     // Full: the future comes back instead of waiting in the queue.
+    ///     let refused = group.try_spawn(async { Ok(2) }).unwrap_err();
+    ///     group.spawn(refused); // `spawn` queues it instead
+    ///     gate.count_down();
+    ///     assert_eq!(group.join().await.unwrap(), vec![1, 2]);
+    /// });
+    /// ```
     #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
@@ -307,15 +435,64 @@ where
         self.spawner.try_spawn(future)
     }
 
-    /// A handle that spawns into this group from inside its tasks.
+    /// A handle that spawns into this group from inside its tasks (or from
+    /// anywhere else), for work that discovers more work. The group still
+    /// owns its tasks: its join waits for the ones spawned through the
+    /// handle too, and once the group is joined or dropped the handle's
+    /// spawns are refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     group.spawn(async move {
+    ///         // Found more work: spawn it into the same group.
+    ///         assert!(spawner.spawn(async { Ok(2) }).is_ok());
+    ///         Ok(1)
+    ///     });
+    ///     assert_eq!(group.join().await.unwrap(), vec![1, 2]);
+    /// });
+    /// ```
     #[must_use]
     pub fn spawner(&self) -> Spawner<T, E, R> {
         self.spawner.clone()
     }
 
-    /// A nested group on the same runtime: cancelled with this one, and
-    /// waited for by this one's join (see *Nested groups* in the
-    /// [type docs](ErrGroup)).
+    /// A nested group on the same runtime: cancelled with this one (cause
+    /// [`CancelCause::Parent`]), and waited for by this one's join (see
+    /// *Nested groups* in the [type docs](ErrGroup)). Its own settings
+    /// (limit, policy, deadline) start from the defaults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     // A child's results reach the parent through the task that joins it.
+    ///     let parent = ErrGroup::<u32, GroupError<()>, _>::new(SmolRuntime::global());
+    ///     let child = parent.child::<u32, ()>();
+    ///     for n in 1..=3 {
+    ///         child.spawn(async move { Ok(n) });
+    ///     }
+    ///     parent.spawn(async move { Ok(child.join().await?.iter().sum()) });
+    ///     assert_eq!(parent.join().await.unwrap(), vec![6]);
+    ///
+    ///     // Cancelling the parent cancels the child's tasks.
+    ///     let parent = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    ///     let child = parent.child::<(), ()>();
+    ///     child.spawn(std::future::pending());
+    ///     parent.cancel();
+    ///     assert!(matches!(
+    ///         child.join().await,
+    ///         Err(GroupError::Cancelled(CancelCause::Parent))
+    ///     ));
+    /// });
+    /// ```
     #[must_use]
     pub fn child<T2, E2>(&self) -> ErrGroup<T2, E2, R>
     where
@@ -341,6 +518,19 @@ where
     /// [`GroupError::Lost`].
     ///
     /// Values taken by [`join_next`](Self::join_next) are not returned again.
+    /// Either way, `join` returns only after every task has finished or been
+    /// dropped, and every [child](Self::child) group has been joined or
+    /// dropped.
+    ///
+    /// # Errors
+    ///
+    /// * [`GroupError::Task`]: the first task to fail returned this error.
+    /// * [`GroupError::Panicked`]: the first task to fail panicked, under
+    ///   [`PanicPolicy::Capture`].
+    /// * [`GroupError::Cancelled`] or [`GroupError::Lost`]: no task failed,
+    ///   but some task did not finish: the group was cancelled (with this
+    ///   cause), or the runtime dropped the task. The first such outcome
+    ///   (by the time it happened) is returned.
     ///
     /// # Panics
     ///
@@ -349,7 +539,35 @@ where
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future drops the group, which cancels its tasks.
+    /// Not cancel-safe: the future owns the group, so dropping it drops the
+    /// group, which cancels its tasks (cause [`CancelCause::GroupDropped`])
+    /// and loses their results. The tasks' futures are dropped by their
+    /// runtime soon after; the drop does not wait for them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::new(SmolRuntime::global());
+    ///     group.spawn(async { Ok(1) });
+    ///     group.spawn(async { Err("bad input") });
+    ///     group.spawn(std::future::pending()); // cancelled by the failure
+    ///     match group.join().await {
+    ///         Err(GroupError::Task(error)) => assert_eq!(error, "bad input"),
+    ///         other => panic!("unexpected {other:?}"),
+    ///     }
+    ///
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    ///     group.spawn(std::future::pending());
+    ///     group.cancel();
+    ///     assert!(matches!(
+    ///         group.join().await,
+    ///         Err(GroupError::Cancelled(CancelCause::Explicit))
+    ///     ));
+    /// });
+    /// ```
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         let mut values = Vec::new();
         let mut failure = None;
@@ -378,7 +596,8 @@ where
 
     /// Waits for every task and returns every outcome in spawn order: values,
     /// errors, captured panics, cancellations. Use it with
-    /// [`keep_going`](Self::keep_going) to collect all errors.
+    /// [`keep_going`](Self::keep_going) to collect all errors. Outcomes
+    /// taken by [`join_next`](Self::join_next) are not returned again.
     ///
     /// # Panics
     ///
@@ -387,7 +606,27 @@ where
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future drops the group, which cancels its tasks.
+    /// Not cancel-safe: the future owns the group, so dropping it drops the
+    /// group, which cancels its tasks (cause [`CancelCause::GroupDropped`])
+    /// and loses their outcomes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::new(SmolRuntime::global());
+    ///     group.spawn(async { Ok(1) });
+    ///     group.spawn(async { Err("bad input") });
+    ///     group.spawn(std::future::pending());
+    ///     let outcomes = group.join_all().await;
+    ///     assert_eq!(outcomes.len(), 3);
+    ///     assert!(matches!(outcomes[1], Err(GroupError::Task("bad input"))));
+    ///     // The failure cancelled the task that was still running.
+    ///     assert!(matches!(outcomes[2], Err(GroupError::Cancelled(CancelCause::TaskFailed))));
+    /// });
+    /// ```
     pub async fn join_all(mut self) -> Vec<Result<T, GroupError<E>>> {
         let mut finished: Vec<Finished<T, E>> = self.spawner.shared.all_finished().await.into();
         self.joined = true;
@@ -408,13 +647,57 @@ where
     /// Like [`join_all`](Self::join_all), but cancels what is left after
     /// `timeout` (cause [`CancelCause::Deadline`]): the tasks that completed
     /// give their values, the others `Err(GroupError::Cancelled(Deadline))`.
+    /// The timeout counts from this call; the timer is a task spawned on the
+    /// group's runtime.
+    ///
+    /// # Panics
+    ///
+    /// As [`join_all`](Self::join_all), under [`PanicPolicy::Resume`]; and
+    /// if the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe, as [`join_all`](Self::join_all): dropping the future
+    /// drops the group, which cancels its tasks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup, GroupError, Latch};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     let fast_done = Latch::new(1);
+    ///     let signal = fast_done.clone();
+    ///     group.spawn(async move {
+    ///         signal.count_down();
+    ///         Ok(1)
+    ///     });
+    ///     group.spawn(std::future::pending()); // too slow
+    ///     fast_done.wait().await;
+    ///     let outcomes = group.join_all_timeout(Duration::from_millis(10)).await;
+    ///     assert!(matches!(
+    ///         outcomes[..],
+    ///         [Ok(1), Err(GroupError::Cancelled(CancelCause::Deadline))]
+    ///     ));
+    /// });
+    /// ```
     pub async fn join_all_timeout(self, timeout: Duration) -> Vec<Result<T, GroupError<E>>> {
         self.schedule_deadline(timeout);
         self.join_all().await
     }
 
     /// Waits for the next task to finish and returns its outcome, in the
-    /// order they finish (fan-in). `None` once no task is left.
+    /// order they finish (fan-in). `None` once no task is left (and every
+    /// [child](Self::child) group has finished). Under the default policy a
+    /// failure still cancels the other tasks, whose outcomes then come as
+    /// `Err(GroupError::Cancelled(_))`.
+    ///
+    /// # Errors
+    ///
+    /// `Some(Err(_))` for a task that did not produce a value: its error, a
+    /// captured panic, a cancellation or a loss (see [`GroupError`]).
     ///
     /// # Panics
     ///
@@ -424,12 +707,34 @@ where
     ///
     /// Cancel-safe: if the future is dropped, no outcome is lost; the next
     /// call returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let mut group = ErrGroup::new(SmolRuntime::global());
+    ///     for n in 1..=4u32 {
+    ///         group.spawn(async move { Ok::<_, ()>(n * n) });
+    ///     }
+    ///     let mut total = 0;
+    ///     while let Some(result) = group.join_next().await {
+    ///         total += result.unwrap(); // in the order the tasks finish
+    ///     }
+    ///     assert_eq!(total, 1 + 4 + 9 + 16);
+    /// });
+    /// ```
     pub async fn join_next(&mut self) -> Option<Result<T, GroupError<E>>> {
         Some(self.join_next_with_id().await?.1)
     }
 
     /// Like [`join_next`](Self::join_next), with the [`TaskId`] of the task
     /// that finished (the one its `spawn` returned).
+    ///
+    /// # Errors
+    ///
+    /// As [`join_next`](Self::join_next).
     ///
     /// # Panics
     ///
@@ -489,12 +794,48 @@ where
     }
 
     /// Cancels every task of the group (cause [`CancelCause::Explicit`], if
-    /// it is the first cause).
+    /// it is the first cause): each task's future is dropped at its next poll,
+    /// and a queued task never starts. Cancelling again does nothing. The
+    /// group still has to be joined (or dropped); its join reports the tasks
+    /// that did not finish as [`GroupError::Cancelled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    ///     group.spawn(std::future::pending());
+    ///     group.cancel();
+    ///     assert!(group.cancellation_token().is_cancelled());
+    ///     let outcomes = group.join_all().await;
+    ///     assert!(matches!(outcomes[..], [Err(GroupError::Cancelled(CancelCause::Explicit))]));
+    /// });
+    /// ```
     pub fn cancel(&self) {
         self.spawner.shared.cancel(CancelCause::Explicit);
     }
 
-    /// Why the group was cancelled, or `None` if it was not.
+    /// Why the group was cancelled, or `None` if it was not. The first cause
+    /// wins and does not change afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let mut group = ErrGroup::<(), _, _>::new(SmolRuntime::global());
+    ///     assert_eq!(group.cause(), None);
+    ///     group.spawn(async { Err("timeout talking to the database") });
+    ///     let failed = group.join_next().await.unwrap();
+    ///     assert!(failed.is_err());
+    ///     assert_eq!(group.cause(), Some(CancelCause::TaskFailed));
+    ///     group.cancel(); // a later cause does not replace the first
+    ///     assert_eq!(group.cause(), Some(CancelCause::TaskFailed));
+    /// });
+    /// ```
     #[must_use]
     pub fn cause(&self) -> Option<CancelCause> {
         self.spawner.shared.cause()
@@ -505,11 +846,41 @@ where
     /// [`spawn`](Self::spawn) panics. Tasks already spawned run on. Use it to
     /// stop a service's intake before draining it with a join (tokio's
     /// `TaskTracker::close` does not stop spawns, tokio#6759; this does).
+    /// Closing cannot be undone; closing again does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     group.spawn(async { Ok(1) });
+    ///     group.close();
+    ///     // Refused from now on: the futures come back.
+    ///     assert!(group.try_spawn(async { Ok(2) }).is_err());
+    ///     assert!(spawner.spawn(async { Ok(3) }).is_err());
+    ///     // The task spawned before `close` still runs.
+    ///     assert_eq!(group.join().await.unwrap(), vec![1]);
+    /// });
+    /// ```
     pub fn close(&self) {
         self.spawner.shared.lock().closed = true;
     }
 
     /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// assert!(!group.is_closed());
+    /// group.close();
+    /// assert!(group.is_closed());
+    /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
         self.spawner.shared.lock().closed
@@ -520,20 +891,70 @@ where
     /// Work outside the group (other tasks, threads, child tokens) can watch
     /// it; the group's own tasks are dropped when it fires, so their cleanup
     /// belongs in `Drop`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), &str, _>::new(SmolRuntime::global());
+    ///     let token = group.cancellation_token();
+    ///     // Work outside the group stops with it: here, a plain thread.
+    ///     let watcher = std::thread::spawn(move || {
+    ///         futures::executor::block_on(token.cancelled());
+    ///         "stopped"
+    ///     });
+    ///     group.spawn(async { Err("failed") }); // cancels the group
+    ///     assert!(group.join().await.is_err());
+    ///     assert_eq!(watcher.join().unwrap(), "stopped");
+    /// });
+    /// ```
     #[must_use]
     pub fn cancellation_token(&self) -> CancellationToken {
         self.spawner.shared.token().clone()
     }
 
     /// Tasks spawned whose outcome has not been taken yet (running, queued,
-    /// or finished and waiting for a join).
+    /// or finished and waiting for a join). A snapshot: tasks spawned through
+    /// a [`Spawner`] may change it at any time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let mut group = ErrGroup::new(SmolRuntime::global());
+    ///     group.spawn(async { Ok::<_, ()>(1) });
+    ///     group.spawn(async { Ok(2) });
+    ///     assert_eq!(group.len(), 2); // finished or not, not taken yet
+    ///     group.join_next().await;
+    ///     assert_eq!(group.len(), 1);
+    /// });
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         let state = self.spawner.shared.lock();
         state.unfinished + state.outcomes.len()
     }
 
-    /// `len() == 0`.
+    /// `len() == 0`: every outcome has been taken (or nothing was spawned).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let mut group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     assert!(group.is_empty());
+    ///     group.spawn(async { Ok(7) });
+    ///     assert!(!group.is_empty());
+    ///     assert_eq!(group.join_next().await.unwrap().unwrap(), 7);
+    ///     assert!(group.is_empty());
+    /// });
+    /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -584,11 +1005,32 @@ where
     R: Runtime,
 {
     /// Spawns `future` into the group (queued if the group's limit is
-    /// reached).
+    /// reached) and returns its [`TaskId`]. Unlike [`ErrGroup::spawn`], a
+    /// refusal is a value, not a panic: a spawner may outlive its group.
     ///
     /// # Errors
     ///
-    /// `Err(future)` if the group was joined or dropped.
+    /// `Err(future)`, the future untouched, if the group was
+    /// [closed](ErrGroup::close), joined or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     assert!(spawner.spawn(async { Ok(1) }).is_ok());
+    ///     assert_eq!(group.join().await.unwrap(), vec![1]);
+    ///     // The group is gone: the future is handed back.
+    ///     assert!(spawner.spawn(async { Ok(2) }).is_err());
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
@@ -601,7 +1043,26 @@ where
     ///
     /// # Errors
     ///
-    /// `Err(future)` if the group was joined or dropped.
+    /// As [`spawn`](Self::spawn): `Err(future)` if the group was closed,
+    /// joined or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, TaskId};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<&str, (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     let id = spawner.spawn_named("greeter", async { Ok("hello") });
+    ///     assert_eq!(id.ok(), Some(TaskId(0)));
+    ///     assert_eq!(group.join().await.unwrap(), ["hello"]);
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn_named<F>(&self, name: impl Into<Cow<'static, str>>, future: F) -> Result<TaskId, F>
     where
@@ -610,12 +1071,32 @@ where
         self.place(future, false, Some(name.into()))
     }
 
-    /// Spawns `future` only if it can start now.
+    /// Spawns `future` only if it can start now (see
+    /// [`ErrGroup::try_spawn`]).
     ///
     /// # Errors
     ///
-    /// `Err(future)` if the group's limit is reached, or the group was joined
-    /// or dropped.
+    /// `Err(future)`, the future untouched, if the group's limit is reached,
+    /// or the group was closed, joined or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global()).with_limit(1);
+    ///     let spawner = group.spawner();
+    ///     assert!(spawner.try_spawn(std::future::pending()).is_ok()); // holds the slot
+    ///     assert!(spawner.try_spawn(async { Ok(()) }).is_err()); // full
+    ///     group.cancel();
+    ///     assert!(group.join().await.is_err()); // the pending task was cancelled
+    /// });
+    /// ```
     #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
     where
@@ -663,27 +1144,66 @@ where
             task,
             tracing::debug_span!(parent: &self.shared.span, "task", id = index, name = name.as_deref()),
         );
-        if let Placement::Queued = placement {
-            state.queue.push_back(Box::pin(task));
-            return Ok(TaskId(index));
-        }
-        drop(state);
         match placement {
-            Placement::NewWorker => self
-                .runtime
-                .spawn(worker(Slot::new(Arc::clone(&self.shared)), task)),
-            _ => self.runtime.spawn(task),
+            Placement::Queued => state.queue.push_back(Box::pin(task)),
+            // A slot is free while tasks queue (a worker was lost): the new
+            // worker takes the queue's head, and the new task queues behind
+            // it, so FIFO holds and the slot is not left empty.
+            Placement::NewWorker if !state.queue.is_empty() => {
+                state.queue.push_back(Box::pin(task));
+                let head = state.queue.pop_front().expect("the queue is not empty");
+                drop(state);
+                let slot = Slot::new(Arc::clone(&self.shared));
+                self.runtime.spawn(worker(slot, head));
+            }
+            Placement::NewWorker => {
+                drop(state);
+                let slot = Slot::new(Arc::clone(&self.shared));
+                self.runtime.spawn(worker(slot, task));
+            }
+            Placement::Direct => {
+                drop(state);
+                self.runtime.spawn(task);
+            }
         }
         Ok(TaskId(index))
     }
 
-    /// The group's cancellation token.
+    /// The group's cancellation token (see
+    /// [`ErrGroup::cancellation_token`]): cancelled when the group cancels
+    /// its tasks; cancelling it cancels the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// let token = group.spawner().cancellation_token();
+    /// assert!(!token.is_cancelled());
+    /// group.cancel();
+    /// assert!(token.is_cancelled());
+    /// ```
     #[must_use]
     pub fn cancellation_token(&self) -> CancellationToken {
         self.shared.token().clone()
     }
 
-    /// Why the group was cancelled, or `None` if it was not.
+    /// Why the group was cancelled, or `None` if it was not (see
+    /// [`ErrGroup::cause`]). Still answers after the group is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// let spawner = group.spawner();
+    /// group.spawn(std::future::pending());
+    /// assert_eq!(spawner.cause(), None);
+    /// drop(group); // dropped before its task finished
+    /// assert_eq!(spawner.cause(), Some(CancelCause::GroupDropped));
+    /// ```
     #[must_use]
     pub fn cause(&self) -> Option<CancelCause> {
         self.shared.cause()
@@ -693,6 +1213,23 @@ where
 #[cfg(feature = "diagnostics")]
 impl<T, E, R: Runtime> Spawner<T, E, R> {
     /// The unfinished tasks (see [`ErrGroup::pending`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "diagnostics")] {
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, TaskId};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// let spawner = group.spawner();
+    /// let id = spawner.spawn_named("poll the queue", std::future::pending()).ok().unwrap();
+    /// let pending = spawner.pending();
+    /// assert_eq!(pending.len(), 1);
+    /// assert_eq!(pending[0].kind(), taskgroup::PendingKind::Task(id));
+    /// assert_eq!(pending[0].name(), Some("poll the queue"));
+    /// assert_eq!(id, TaskId(0));
+    /// # }
+    /// ```
     #[cfg(feature = "diagnostics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
     #[must_use]

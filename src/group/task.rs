@@ -31,6 +31,19 @@ pin_project_lite::pin_project! {
         #[pin]
         stage: Stage<F>,
     }
+
+    impl<F> PinnedDrop for CatchUnwind<F> {
+        // Dropped unfinished by the runtime (shutdown, a dropped executor):
+        // a panic in the future's `Drop` stops here instead of unwinding into
+        // the runtime (smol's tasks abort the process on it). The task is
+        // then recorded as cancelled or lost, like any task the runtime drops.
+        fn drop(this: Pin<&mut Self>) {
+            let stage = this.project().stage;
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                stage.project_replace(Stage::Done);
+            }));
+        }
+    }
 }
 
 pin_project_lite::pin_project! {

@@ -79,5 +79,24 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F);
 
     /// A future that completes after `duration`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Implementations must let it be dropped at any point: dropping it
+    /// simply stops the sleep (the group's deadlines and
+    /// [`hedged`](crate::patterns::hedged) drop it when something else
+    /// finishes first). The adapters' timers (tokio's `Sleep`, smol's
+    /// `Timer`, async-std's `sleep`) all are.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use taskgroup::runtime::{Runtime, SmolRuntime};
+    ///
+    /// let start = Instant::now();
+    /// smol::block_on(SmolRuntime::global().sleep(Duration::from_millis(5)));
+    /// assert!(start.elapsed() >= Duration::from_millis(5));
+    /// ```
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static;
 }

@@ -2,7 +2,7 @@
 
 use core::future::Future;
 use core::time::Duration;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::Runtime;
 
@@ -27,22 +27,62 @@ use super::Runtime;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct SmolRuntime {
-    executor: Option<Arc<smol::Executor<'static>>>,
+    /// Weak: a group (or a task holding a `Spawner`) must not keep a private
+    /// executor alive after its owner dropped it — its tasks would then never
+    /// run nor be dropped, and a join would hang.
+    executor: Option<Weak<smol::Executor<'static>>>,
 }
 
 impl SmolRuntime {
     /// Spawns with `smol::spawn`, on the global executor (which runs on its
-    /// own threads).
+    /// own threads), so tasks run whether or not anyone drives an executor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// // `smol::block_on` only drives this future; the tasks run on smol's
+    /// // global executor threads.
+    /// let sum = smol::block_on(async {
+    ///     let group = ErrGroup::new(SmolRuntime::global());
+    ///     for n in 1..=3u32 {
+    ///         group.spawn(async move { Ok::<_, ()>(n) });
+    ///     }
+    ///     group.join().await.unwrap().iter().sum::<u32>()
+    /// });
+    /// assert_eq!(sum, 6);
+    /// ```
     #[must_use]
     pub fn global() -> Self {
         Self { executor: None }
     }
 
-    /// Spawns on `executor`; whoever owns it must drive it.
+    /// Spawns on `executor`; whoever owns it must drive it (`run`, `tick`):
+    /// tasks spawned on an executor nobody drives never run.
+    ///
+    /// The runtime holds the executor weakly. When its owner drops it, the
+    /// executor drops its tasks (a group records them as lost, so a join
+    /// returns instead of hanging), and a later `spawn` drops its future at
+    /// once (recorded the same way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// let executor = Arc::new(smol::Executor::new());
+    /// let group = ErrGroup::new(SmolRuntime::with_executor(executor.clone()));
+    /// group.spawn(async { Ok::<_, ()>("ran on my executor") });
+    /// // Drive the executor while joining the group.
+    /// let values = smol::block_on(executor.run(group.join())).unwrap();
+    /// assert_eq!(values, ["ran on my executor"]);
+    /// ```
     #[must_use]
     pub fn with_executor(executor: Arc<smol::Executor<'static>>) -> Self {
         Self {
-            executor: Some(executor),
+            executor: Some(Arc::downgrade(&executor)),
         }
     }
 }
@@ -51,7 +91,11 @@ impl Runtime for SmolRuntime {
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         // A smol `Task` cancels its future when dropped: detach it.
         match &self.executor {
-            Some(executor) => executor.spawn(future).detach(),
+            Some(executor) => match executor.upgrade() {
+                Some(executor) => executor.spawn(future).detach(),
+                // The executor is gone: nothing will ever run the future.
+                None => drop(future),
+            },
             None => smol::spawn(future).detach(),
         }
     }

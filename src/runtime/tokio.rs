@@ -30,12 +30,26 @@ pub struct TokioRuntime {
 }
 
 impl TokioRuntime {
-    /// The runtime this is called from.
+    /// The runtime this is called from (inside `block_on`, a tokio task, or
+    /// a runtime's `enter` guard).
     ///
     /// # Panics
     ///
     /// When called outside a tokio runtime (see
     /// [`Handle::current`](tokio::runtime::Handle::current)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::TokioRuntime, ErrGroup};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() {
+    ///     let group = ErrGroup::new(TokioRuntime::current());
+    ///     group.spawn(async { Ok::<_, ()>("on tokio") });
+    ///     assert_eq!(group.join().await.unwrap(), ["on tokio"]);
+    /// }
+    /// ```
     #[must_use]
     #[track_caller]
     pub fn current() -> Self {
@@ -44,13 +58,44 @@ impl TokioRuntime {
         }
     }
 
-    /// The runtime behind `handle`.
+    /// The runtime behind `handle`. Unlike [`current`](Self::current) it
+    /// works from any thread, inside a runtime or not: keep a handle and
+    /// spawn from plain threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::TokioRuntime, WaitGroup};
+    ///
+    /// let rt = tokio::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .enable_time()
+    ///     .build()
+    ///     .unwrap();
+    /// let runtime = TokioRuntime::from_handle(rt.handle().clone());
+    /// // From a plain thread, outside the runtime:
+    /// let wg = WaitGroup::new();
+    /// wg.spawn(&runtime, async {});
+    /// wg.wait_blocking();
+    /// assert_eq!(wg.count(), 0);
+    /// ```
     #[must_use]
     pub fn from_handle(handle: tokio::runtime::Handle) -> Self {
         Self { handle }
     }
 
-    /// The tokio handle this spawns on.
+    /// The tokio handle this spawns on, e.g. for tokio-only APIs
+    /// (`spawn_blocking`, `block_on`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::runtime::TokioRuntime;
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let runtime = TokioRuntime::from_handle(rt.handle().clone());
+    /// assert_eq!(runtime.handle().block_on(async { 1 + 1 }), 2);
+    /// ```
     #[must_use]
     pub fn handle(&self) -> &tokio::runtime::Handle {
         &self.handle

@@ -616,3 +616,23 @@ runtime_tests! {
         ledger.assert_balanced();
     }
 }
+
+/// Misuse that needs no runtime.
+mod misuse {
+    use taskgroup::runtime::SmolRuntime;
+    use taskgroup::ErrGroup;
+
+    #[test]
+    #[should_panic(expected = "ErrGroup::with_limit(0)")]
+    fn a_limit_of_zero_panics_with_a_clear_message() {
+        let _ = ErrGroup::<(), (), _>::new(SmolRuntime::global()).with_limit(0);
+    }
+
+    #[test]
+    #[should_panic(expected = "ErrGroup::spawn on a closed group")]
+    fn spawn_on_a_closed_group_panics_with_a_clear_message() {
+        let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+        group.close();
+        group.spawn(async { Ok(()) });
+    }
+}

@@ -175,6 +175,8 @@ async fn pending_with(guard: WaitGuard, ticket: Ticket) -> Result<(), ()> {
 }
 
 runtime_tests! {
+    // Panics on purpose: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn a_panic_in_drop_on_an_explicit_cancel_is_reported_and_the_rest_still_cancelled(rt) {
         for policy in [PanicPolicy::Capture, PanicPolicy::Resume] {
             let ledger = Ledger::new();
@@ -218,6 +220,8 @@ runtime_tests! {
         }
     }
 
+    // Panics on purpose: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn a_panic_in_drop_when_the_group_is_dropped_stays_inside_the_group(rt) {
         let ledger = Ledger::new();
         let alive = WaitGroup::new();
@@ -246,6 +250,8 @@ runtime_tests! {
         assert_eq!(spawn_joinable(&rt, async { 5 }).await, 5);
     }
 
+    // Panics on purpose: needs unwinding.
+    #[cfg(panic = "unwind")]
     async fn a_queued_task_whose_drop_panics_is_reported_when_the_limited_group_is_cancelled(rt) {
         let ledger = Ledger::new();
         let group = ErrGroup::<(), (), _>::new(rt.clone())
