@@ -73,6 +73,18 @@ impl Node {
         wake_all(core::iter::once(&self.event).chain(cancelled.iter().map(|node| &node.event)));
     }
 
+    /// Ready once cancelled; else registers in `listener` (the caller's
+    /// slot, kept across polls) to be woken by the cancellation.
+    fn poll_cancelled(
+        &self,
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        poll_until(&self.event, listener, cx, || {
+            self.is_cancelled().then_some(())
+        })
+    }
+
     /// A node nobody can reach any more: no token handle (only its parent's
     /// list holds it) and no live descendants. Prunes `self`'s list on the way.
     fn is_unreachable(node: &Arc<Self>) -> bool {
@@ -271,6 +283,17 @@ impl CancellationToken {
         DropGuard { token: Some(self) }
     }
 
+    /// [`cancelled`](Self::cancelled) in poll form, for the group's tasks:
+    /// `listener` is the caller's slot for its registration.
+    #[cfg(feature = "std")]
+    pub(crate) fn poll_cancelled(
+        &self,
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.node.poll_cancelled(listener, cx)
+    }
+
     /// Runs `future` until it completes or the token is cancelled, whichever
     /// comes first. Returns `Some(output)`, or `None` if cancelled (then the
     /// future is dropped when the returned future is).
@@ -333,10 +356,7 @@ impl Future for Cancelled<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let node = this.node;
-        poll_until(&node.event, &mut this.listener, cx, || {
-            node.is_cancelled().then_some(())
-        })
+        this.node.poll_cancelled(&mut this.listener, cx)
     }
 }
 

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 pub use error::{CancelCause, GroupError, PanicPayload};
 
 use self::shared::{Finished, Shared};
-use self::task::{task, worker, Recorder, Slot};
+use self::task::{Recorder, Slot, Task, Worker};
 use crate::runtime::Runtime;
 use crate::sync::Arc;
 use crate::{CancellationToken, Name};
@@ -1138,7 +1138,7 @@ where
         // Building the task runs no user code (an `async fn` does nothing
         // until polled), so a queued task joins the queue in this same
         // critical section: FIFO holds, and no worker can miss it.
-        let task = task(Recorder::new(Arc::clone(&self.shared), index), future);
+        let task = Task::new(Recorder::new(Arc::clone(&self.shared), index), future);
         #[cfg(feature = "tracing")]
         let task = tracing::Instrument::instrument(
             task,
@@ -1154,12 +1154,12 @@ where
                 let head = state.queue.pop_front().expect("the queue is not empty");
                 drop(state);
                 let slot = Slot::new(Arc::clone(&self.shared));
-                self.runtime.spawn(worker(slot, head));
+                self.runtime.spawn(Worker::new(slot, head));
             }
             Placement::NewWorker => {
                 drop(state);
                 let slot = Slot::new(Arc::clone(&self.shared));
-                self.runtime.spawn(worker(slot, task));
+                self.runtime.spawn(Worker::new(slot, task));
             }
             Placement::Direct => {
                 drop(state);

@@ -61,6 +61,15 @@ impl<F> CatchUnwind<F> {
             stage: Stage::Running { future },
         }
     }
+
+    /// Drops the future unfinished (the group was cancelled), catching a
+    /// panic in its `Drop`.
+    fn cancel(self: Pin<&mut Self>) -> Result<(), Box<dyn Any + Send + 'static>> {
+        let stage = self.project().stage;
+        catch_unwind(AssertUnwindSafe(|| {
+            stage.project_replace(Stage::Done);
+        }))
+    }
 }
 
 impl<F: Future> Future for CatchUnwind<F> {
@@ -108,7 +117,7 @@ impl<T, E> Recorder<T, E> {
         }
     }
 
-    fn finish(mut self, outcome: Outcome<T, E>) {
+    fn finish(&mut self, outcome: Outcome<T, E>) {
         self.recorded = true;
         self.shared.record(self.index, outcome);
     }
@@ -127,41 +136,132 @@ impl<T, E> Drop for Recorder<T, E> {
     }
 }
 
-/// The future the runtime runs for one task of the group.
-///
-/// Dropped before its first poll, it drops `future` and `recorder` (which
-/// records). Dropped mid-way, it drops `run` (holding the user's future)
-/// before `recorder`, which is declared first: `join` never returns before
-/// the user's future is gone.
-pub(crate) async fn task<T, E, F>(recorder: Recorder<T, E>, future: F)
+pin_project_lite::pin_project! {
+    /// The future the runtime runs for one task of the group.
+    ///
+    /// Written out rather than an `async fn`: an `async fn` keeps its
+    /// arguments in the state machine next to the working copies it moves
+    /// them into, so every task would carry the user's future twice (a
+    /// 1 KB future made a 2 KB task).
+    ///
+    /// Dropped unfinished (the runtime shut down, or never polled it), it
+    /// drops `run` (the user's future) first and `recorder` last, whose
+    /// `Drop` records the task as cancelled or lost: fields drop in order, so
+    /// `join` never returns before the user's future is gone.
+    pub(crate) struct Task<T, E, F> {
+        #[pin]
+        run: CatchUnwind<F>,
+        // Registered on the group's token once the future is pending.
+        cancelled: Option<event_listener::EventListener>,
+        recorder: Recorder<T, E>,
+    }
+}
+
+impl<T, E, F> Task<T, E, F> {
+    pub(crate) fn new(recorder: Recorder<T, E>, future: F) -> Self {
+        Self {
+            run: CatchUnwind::new(future),
+            cancelled: None,
+            recorder,
+        }
+    }
+}
+
+impl<T, E, F> Future for Task<T, E, F>
 where
     F: Future<Output = Result<T, E>>,
 {
-    let recorder = recorder;
-    let outcome = {
-        // Borrowed from the recorder's `Arc`: no token clone per task.
-        let run = CatchUnwind::new(recorder.shared.token().run_until_cancelled(future));
-        match run.await {
-            Ok(Some(result)) => Outcome::Finished(result),
-            Ok(None) => Outcome::Cancelled,
-            Err(payload) => Outcome::Panicked(payload),
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if this.recorder.recorded {
+            return Poll::Ready(());
         }
-    };
-    recorder.finish(outcome);
+        let token = this.recorder.shared.token();
+        // Biased towards cancellation: a cancelled group never polls the
+        // future again. Only a future that waits registers on the token:
+        // work that finishes in its first poll costs no listener.
+        let cancelled = token.is_cancelled()
+            || match this.run.as_mut().poll(cx) {
+                Poll::Ready(result) => {
+                    let outcome = match result {
+                        Ok(result) => Outcome::Finished(result),
+                        Err(payload) => Outcome::Panicked(payload),
+                    };
+                    *this.cancelled = None;
+                    this.recorder.finish(outcome);
+                    return Poll::Ready(());
+                }
+                Poll::Pending => token.poll_cancelled(this.cancelled, cx).is_ready(),
+            };
+        if !cancelled {
+            return Poll::Pending;
+        }
+        *this.cancelled = None;
+        let outcome = match this.run.cancel() {
+            Ok(()) => Outcome::Cancelled,
+            // The future's `Drop` panicked: reported like a panic.
+            Err(payload) => Outcome::Panicked(payload),
+        };
+        this.recorder.finish(outcome);
+        Poll::Ready(())
+    }
 }
 
 /// A queued task of a group with a limit, waiting for a free slot.
 pub(crate) type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// One of at most `limit` runtime tasks of a limited group: runs its first
-/// job, then takes queued jobs in FIFO order until the queue is empty.
-///
-/// The `slot` is made by the caller, so that a worker dropped before its first
-/// poll still gives its slot back.
-pub(crate) async fn worker<T, E>(mut slot: Slot<T, E>, first: impl Future<Output = ()>) {
-    first.await;
-    while let Some(job) = slot.next_job() {
-        job.await;
+pin_project_lite::pin_project! {
+    /// One of at most `limit` runtime tasks of a limited group: runs its
+    /// first task, then takes queued jobs in FIFO order until the queue is
+    /// empty. (Written out for the reason given on [`Task`]: an `async fn`
+    /// would hold the first task twice.)
+    ///
+    /// The `slot` is made by the caller, so that a worker dropped before its
+    /// first poll still gives its slot back.
+    pub(crate) struct Worker<T, E, F> {
+        #[pin]
+        first: Stage<F>,
+        job: Option<Job>,
+        slot: Slot<T, E>,
+    }
+}
+
+impl<T, E, F> Worker<T, E, F> {
+    pub(crate) fn new(slot: Slot<T, E>, first: F) -> Self {
+        Self {
+            first: Stage::Running { future: first },
+            job: None,
+            slot,
+        }
+    }
+}
+
+impl<T, E, F: Future<Output = ()>> Future for Worker<T, E, F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        if let StageProjection::Running { future } = this.first.as_mut().project() {
+            if future.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // A task future records its outcome and drops the user's
+            // future itself; dropping what is left cannot panic.
+            this.first.project_replace(Stage::Done);
+        }
+        loop {
+            if let Some(job) = this.job.as_mut() {
+                if job.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            *this.job = this.slot.next_job();
+            if this.job.is_none() {
+                return Poll::Ready(());
+            }
+        }
     }
 }
 

@@ -621,9 +621,9 @@ impl Model {
     /// model pins the one there is.)
     fn drop_task(&mut self, r: usize) {
         let task = self.tasks[r].take().expect("a live task");
-        if task.started {
-            self.lose(task.job);
-        }
+        // A worker's fields drop in order: its current task first, then its
+        // slot (the last worker's slot drops the queue, FIFO).
+        self.lose(task.job);
         if task.worker {
             self.running -= 1;
             if self.running == 0 {
@@ -631,9 +631,6 @@ impl Model {
                     self.lose(user);
                 }
             }
-        }
-        if !task.started {
-            self.lose(task.job);
         }
     }
 
