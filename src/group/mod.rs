@@ -356,10 +356,7 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        match self.spawner.spawn(future) {
-            Ok(id) => id,
-            Err(_) => panic!("ErrGroup::spawn on a closed group: the task was not spawned"),
-        }
+        spawned_or_panic(self.spawner.spawn(future))
     }
 
     /// As [`spawn`](Self::spawn), with a name for the task: shown by
@@ -387,10 +384,7 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        match self.spawner.spawn_named(name, future) {
-            Ok(id) => id,
-            Err(_) => panic!("ErrGroup::spawn on a closed group: the task was not spawned"),
-        }
+        spawned_or_panic(self.spawner.spawn_named(name, future))
     }
 
     /// Spawns `future` only if it can start now: with a limit reached, hands
@@ -1230,7 +1224,6 @@ impl<T, E, R: Runtime> Spawner<T, E, R> {
     /// assert_eq!(id, TaskId(0));
     /// # }
     /// ```
-    #[cfg(feature = "diagnostics")]
     #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
     #[must_use]
     pub fn pending(&self) -> Vec<crate::Pending> {
@@ -1239,6 +1232,16 @@ impl<T, E, R: Runtime> Spawner<T, E, R> {
         origins
             .map(|(&index, origin)| origin.pending(crate::PendingKind::Task(TaskId(index))))
             .collect()
+    }
+}
+
+/// The id of a task spawned through `ErrGroup::spawn`: a closed group refuses
+/// it, which `ErrGroup::spawn` reports as the caller's bug.
+#[track_caller]
+fn spawned_or_panic<F>(spawned: Result<TaskId, F>) -> TaskId {
+    match spawned {
+        Ok(id) => id,
+        Err(_) => panic!("ErrGroup::spawn on a closed group: the task was not spawned"),
     }
 }
 
