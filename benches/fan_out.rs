@@ -1,0 +1,568 @@
+//! Fan-out/fan-in: spawn `N` trivial tasks (each returns a small computed
+//! `u64`) and wait for all of them, for `N` = 10, 1,000 and 100,000, with
+//! taskgroup's `WaitGroup` and `ErrGroup` against each runtime's own ways
+//! and the peer crates, on the same work in the same run. Results, plots and
+//! how to read them: `docs/benchmarks.md` ("Fan-out").
+//!
+//! One iteration is one whole batch: creating the group (or the handle
+//! vector), `N` spawns, and the wait. Contenders that can keep the values
+//! collect them into a `Vec<u64>`; the wait-group contenders only wait (the
+//! tasks' values are dropped through `black_box`).
+//!
+//! Runtimes (groups `fan_out/<runtime>`, ids `<contender>/<N>`):
+//!
+//! * `tokio_mt`: a multi-thread tokio runtime with 2 workers, the batch
+//!   driven by `rt.block_on` from the bench thread (as in `#[tokio::main]`).
+//! * `tokio_ct`: a current-thread tokio runtime (everything on one thread).
+//! * `smol`: a dedicated `smol::Executor` run by two background threads
+//!   (`ex.run(..)` each), the batch driven by `smol::block_on` from the
+//!   bench thread: the same shape as `tokio_mt`. (Not smol's global
+//!   executor, whose thread count depends on `SMOL_THREADS`.)
+//! * `async_std`: async-std's global executor, the batch driven by
+//!   `async_std::task::block_on` from the bench thread.
+//!
+//! Contenders on every runtime:
+//!
+//! * `errgroup_join`: `ErrGroup::spawn` ×N, `join()` (values in spawn order);
+//! * `errgroup_join_next`: the same with a `join_next()` loop;
+//! * `waitgroup_spawn`: `WaitGroup::spawn(&runtime, ..)` ×N, `wait()`;
+//! * `waitgroup_enter`: `WaitGroup::enter()` guard moved into a task spawned
+//!   with the runtime's own spawn (detached), `wait()`;
+//! * `waitgroup_keep_handles` (a diagnostic): the same, but the handles are
+//!   kept in a `Vec` and dropped after the wait, when every task has
+//!   finished, instead of detached at spawn; the gap between the two is the
+//!   runtime's cost of detaching an unfinished task;
+//! * `vec_handles`: the runtime's handles (`JoinHandle`/`Task`) kept in a
+//!   `Vec` and awaited in order;
+//! * `join_all_handles`: `futures::future::join_all` of the handles;
+//! * `futures_unordered_handles`: the handles in a `FuturesUnordered`,
+//!   drained as they finish;
+//! * `waitgroup_crate` (`waitgroup` 0.1: a `Worker` per task, `wait()`),
+//!   `awaitgroup` (0.7: a `Worker` per task, `done()`, `wait()`), `asyncband`
+//!   (0.7, its `waitgroup::WaitGroup`: a clone per task, dropped when done,
+//!   the original awaited).
+//!
+//! On tokio also `joinset` (`JoinSet` + `join_next()` loop) and
+//! `task_tracker` (tokio-util's `TaskTracker`: `spawn`, `close`, `wait`).
+//!
+//! After criterion (in `--bench` mode; skip it with `FAN_OUT_BENCH_EXTRAS=0`),
+//! an interleaved pass times the contenders of each runtime round-robin at
+//! `N` = 1,000 and prints each one's median and its ratio to `vec_handles`,
+//! because this 2-vCPU guest's speed drifts for seconds at a time.
+//! `scripts/plot_benches.py` turns criterion's results into the plots.
+//!
+//! Run: `cargo bench --bench fan_out` (about five minutes).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use futures::stream::{FuturesUnordered, StreamExt};
+use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
+use taskgroup::{ErrGroup, WaitGroup};
+
+/// The batch sizes.
+const SIZES: [usize; 3] = [10, 1_000, 100_000];
+
+/// Each task's work: a small computed value.
+fn work(i: usize) -> u64 {
+    let x = black_box(i as u64);
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x
+}
+
+// ---------------------------------------------------------------------------
+// The runtimes, behind one small trait.
+
+/// A runtime as a contender sees it: its own spawn (with and without a
+/// handle), the taskgroup adapter for it, and how the bench thread enters it.
+trait Rt: Clone {
+    type Adapter: Runtime;
+    type Handle<T: Send + 'static>: Future<Output = T> + Send + Unpin + 'static;
+    fn adapter(&self) -> Self::Adapter;
+    fn spawn<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Self::Handle<T>;
+    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static);
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
+}
+
+/// A tokio `JoinHandle` whose task must not panic.
+struct TokioHandle<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for TokioHandle<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|result| result.expect("the task does not panic"))
+    }
+}
+
+/// A tokio runtime (multi-thread or current-thread); tasks are spawned with
+/// `tokio::spawn` from inside `block_on`.
+#[derive(Clone, Copy)]
+struct Tokio<'a>(&'a tokio::runtime::Runtime);
+
+impl Rt for Tokio<'_> {
+    type Adapter = TokioRuntime;
+    type Handle<T: Send + 'static> = TokioHandle<T>;
+    fn adapter(&self) -> TokioRuntime {
+        TokioRuntime::current()
+    }
+    fn spawn<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> TokioHandle<T> {
+        TokioHandle(tokio::spawn(future))
+    }
+    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
+        // Dropping a tokio `JoinHandle` detaches the task.
+        drop(tokio::spawn(future));
+    }
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        self.0.block_on(future)
+    }
+}
+
+/// A dedicated smol executor run by background threads.
+#[derive(Clone)]
+struct Smol(Arc<smol::Executor<'static>>);
+
+impl Rt for Smol {
+    type Adapter = SmolRuntime;
+    type Handle<T: Send + 'static> = smol::Task<T>;
+    fn adapter(&self) -> SmolRuntime {
+        SmolRuntime::with_executor(Arc::clone(&self.0))
+    }
+    fn spawn<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> smol::Task<T> {
+        self.0.spawn(future)
+    }
+    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
+        // Dropping a smol `Task` cancels it: detach.
+        self.0.spawn(future).detach();
+    }
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        smol::block_on(future)
+    }
+}
+
+/// async-std's global executor.
+#[derive(Clone, Copy)]
+struct AsyncStd;
+
+impl Rt for AsyncStd {
+    type Adapter = AsyncStdRuntime;
+    type Handle<T: Send + 'static> = async_std::task::JoinHandle<T>;
+    fn adapter(&self) -> AsyncStdRuntime {
+        AsyncStdRuntime
+    }
+    fn spawn<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> async_std::task::JoinHandle<T> {
+        async_std::task::spawn(future)
+    }
+    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
+        // Dropping an async-std `JoinHandle` detaches the task.
+        drop(async_std::task::spawn(future));
+    }
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        async_std::task::block_on(future)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The contenders: one batch of `n` spawns and the wait.
+
+async fn errgroup_join<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let group = ErrGroup::new(rt.adapter());
+    for i in 0..n {
+        group.spawn(async move { Ok::<_, Infallible>(work(i)) });
+    }
+    group.join().await.expect("no task fails")
+}
+
+async fn errgroup_join_next<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let mut group = ErrGroup::new(rt.adapter());
+    for i in 0..n {
+        group.spawn(async move { Ok::<_, Infallible>(work(i)) });
+    }
+    let mut values = Vec::with_capacity(n);
+    while let Some(result) = group.join_next().await {
+        values.push(result.expect("no task fails"));
+    }
+    values
+}
+
+async fn waitgroup_spawn<R: Rt>(rt: R, n: usize) {
+    let wg = WaitGroup::new();
+    let runtime = rt.adapter();
+    for i in 0..n {
+        wg.spawn(&runtime, async move {
+            black_box(work(i));
+        });
+    }
+    wg.wait().await;
+}
+
+async fn waitgroup_enter<R: Rt>(rt: R, n: usize) {
+    let wg = WaitGroup::new();
+    for i in 0..n {
+        let guard = wg.enter();
+        rt.spawn_detached(async move {
+            black_box(work(i));
+            drop(guard);
+        });
+    }
+    wg.wait().await;
+}
+
+/// Diagnostic: `waitgroup_enter` with the handles kept until after the
+/// wait (dropped then, when every task has finished), instead of detached at
+/// spawn. The difference between the two is the runtime's cost of
+/// detaching a task that has not finished.
+async fn waitgroup_keep_handles<R: Rt>(rt: R, n: usize) {
+    let wg = WaitGroup::new();
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let guard = wg.enter();
+            rt.spawn(async move {
+                black_box(work(i));
+                drop(guard);
+            })
+        })
+        .collect();
+    wg.wait().await;
+    drop(handles);
+}
+
+async fn vec_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let handles: Vec<_> = (0..n).map(|i| rt.spawn(async move { work(i) })).collect();
+    let mut values = Vec::with_capacity(n);
+    for handle in handles {
+        values.push(handle.await);
+    }
+    values
+}
+
+async fn join_all_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let handles: Vec<_> = (0..n).map(|i| rt.spawn(async move { work(i) })).collect();
+    futures::future::join_all(handles).await
+}
+
+async fn futures_unordered_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let mut handles: FuturesUnordered<_> =
+        (0..n).map(|i| rt.spawn(async move { work(i) })).collect();
+    let mut values = Vec::with_capacity(n);
+    while let Some(value) = handles.next().await {
+        values.push(value);
+    }
+    values
+}
+
+async fn waitgroup_crate<R: Rt>(rt: R, n: usize) {
+    let wg = waitgroup::WaitGroup::new();
+    for i in 0..n {
+        let worker = wg.worker();
+        rt.spawn_detached(async move {
+            black_box(work(i));
+            drop(worker);
+        });
+    }
+    wg.wait().await;
+}
+
+async fn awaitgroup<R: Rt>(rt: R, n: usize) {
+    let mut wg = awaitgroup::WaitGroup::new();
+    for i in 0..n {
+        let worker = wg.worker();
+        rt.spawn_detached(async move {
+            black_box(work(i));
+            worker.done();
+        });
+    }
+    wg.wait().await;
+}
+
+async fn asyncband<R: Rt>(rt: R, n: usize) {
+    let wg = asyncband::waitgroup::WaitGroup::new();
+    for i in 0..n {
+        let participant = wg.clone();
+        rt.spawn_detached(async move {
+            black_box(work(i));
+            drop(participant);
+        });
+    }
+    wg.await;
+}
+
+async fn joinset(n: usize) -> Vec<u64> {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        set.spawn(async move { work(i) });
+    }
+    let mut values = Vec::with_capacity(n);
+    while let Some(result) = set.join_next().await {
+        values.push(result.expect("no task panics"));
+    }
+    values
+}
+
+async fn task_tracker(n: usize) {
+    let tracker = tokio_util::task::TaskTracker::new();
+    for i in 0..n {
+        // Dropping the `JoinHandle` detaches the task; the tracker counts it.
+        drop(tracker.spawn(async move {
+            black_box(work(i));
+        }));
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+// ---------------------------------------------------------------------------
+// Timing.
+
+/// Times `iters` batches.
+type Timed<'a> = Box<dyn Fn(u64) -> Duration + 'a>;
+
+/// `iters` batches of `n` inside one `block_on`, so entering the runtime is
+/// not measured.
+fn timed<'a, R, F, Fut>(rt: &R, n: usize, batch: F) -> Timed<'a>
+where
+    R: Rt + 'a,
+    F: Fn(R, usize) -> Fut + 'a,
+    Fut: Future,
+{
+    let rt = rt.clone();
+    Box::new(move |iters| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..iters {
+                black_box(batch(rt.clone(), n).await);
+            }
+            start.elapsed()
+        })
+    })
+}
+
+/// The contenders every runtime has.
+fn common<'a, R: Rt + 'a>(rt: &R, n: usize) -> Vec<(&'static str, Timed<'a>)> {
+    vec![
+        ("errgroup_join", timed(rt, n, errgroup_join::<R>)),
+        ("errgroup_join_next", timed(rt, n, errgroup_join_next::<R>)),
+        ("waitgroup_spawn", timed(rt, n, waitgroup_spawn::<R>)),
+        ("waitgroup_enter", timed(rt, n, waitgroup_enter::<R>)),
+        (
+            "waitgroup_keep_handles",
+            timed(rt, n, waitgroup_keep_handles::<R>),
+        ),
+        ("vec_handles", timed(rt, n, vec_handles::<R>)),
+        ("join_all_handles", timed(rt, n, join_all_handles::<R>)),
+        (
+            "futures_unordered_handles",
+            timed(rt, n, futures_unordered_handles::<R>),
+        ),
+        ("waitgroup_crate", timed(rt, n, waitgroup_crate::<R>)),
+        ("awaitgroup", timed(rt, n, awaitgroup::<R>)),
+        ("asyncband", timed(rt, n, asyncband::<R>)),
+    ]
+}
+
+fn tokio_list(rt: Tokio<'_>, n: usize) -> Vec<(&'static str, Timed<'_>)> {
+    let mut list = common(&rt, n);
+    list.push(("joinset", timed(&rt, n, |_, n| joinset(n))));
+    list.push(("task_tracker", timed(&rt, n, |_, n| task_tracker(n))));
+    list
+}
+
+/// The runtimes, built once for the whole run.
+struct Runtimes {
+    tokio_mt: tokio::runtime::Runtime,
+    tokio_ct: tokio::runtime::Runtime,
+    smol: Arc<smol::Executor<'static>>,
+    /// Dropping the sender stops the smol executor's threads.
+    smol_stop: Option<smol::channel::Sender<()>>,
+    smol_threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Runtimes {
+    fn new() -> Self {
+        let smol = Arc::new(smol::Executor::new());
+        let (smol_stop, stopped) = smol::channel::bounded::<()>(1);
+        let smol_threads = (0..2)
+            .map(|_| {
+                let ex = Arc::clone(&smol);
+                let stopped = stopped.clone();
+                std::thread::spawn(move || {
+                    // `recv` fails once the sender is dropped.
+                    smol::block_on(ex.run(async { stopped.recv().await.unwrap_err() }));
+                })
+            })
+            .collect();
+        Self {
+            tokio_mt: tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .expect("tokio multi-thread runtime"),
+            tokio_ct: tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("tokio current-thread runtime"),
+            smol,
+            smol_stop: Some(smol_stop),
+            smol_threads,
+        }
+    }
+
+    /// `(runtime name, contenders)` for batches of `n`.
+    fn groups(&self, n: usize) -> Vec<(&'static str, Vec<(&'static str, Timed<'_>)>)> {
+        vec![
+            ("tokio_mt", tokio_list(Tokio(&self.tokio_mt), n)),
+            ("tokio_ct", tokio_list(Tokio(&self.tokio_ct), n)),
+            ("smol", common(&Smol(Arc::clone(&self.smol)), n)),
+            ("async_std", common(&AsyncStd, n)),
+        ]
+    }
+}
+
+impl Drop for Runtimes {
+    fn drop(&mut self) {
+        drop(self.smol_stop.take());
+        for thread in self.smol_threads.drain(..) {
+            thread.join().expect("smol executor thread panicked");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A check that the value-returning contenders return every value.
+
+fn check() {
+    let runtimes = Runtimes::new();
+    let n = 100;
+    let mut expected: Vec<u64> = (0..n).map(work).collect();
+    expected.sort_unstable();
+    fn on<R: Rt>(rt: R, n: usize, expected: &[u64]) {
+        let all = rt.block_on(async {
+            [
+                errgroup_join(rt.clone(), n).await,
+                errgroup_join_next(rt.clone(), n).await,
+                vec_handles(rt.clone(), n).await,
+                join_all_handles(rt.clone(), n).await,
+                futures_unordered_handles(rt.clone(), n).await,
+            ]
+        });
+        for mut values in all {
+            values.sort_unstable();
+            assert_eq!(values, expected);
+        }
+    }
+    on(Tokio(&runtimes.tokio_mt), n, &expected);
+    on(Tokio(&runtimes.tokio_ct), n, &expected);
+    on(Smol(Arc::clone(&runtimes.smol)), n, &expected);
+    on(AsyncStd, n, &expected);
+    let mut values = runtimes.tokio_ct.block_on(joinset(n));
+    values.sort_unstable();
+    assert_eq!(values, expected);
+}
+
+// ---------------------------------------------------------------------------
+// Criterion.
+
+fn fan_out(c: &mut Criterion) {
+    let runtimes = Runtimes::new();
+    let groups: Vec<_> = SIZES.iter().map(|&n| runtimes.groups(n)).collect();
+    for (at, (runtime, _)) in groups[0].iter().enumerate() {
+        let mut g = c.benchmark_group(format!("fan_out/{runtime}"));
+        for (&n, by_size) in SIZES.iter().zip(&groups) {
+            g.throughput(Throughput::Elements(n as u64));
+            if n >= 100_000 {
+                // One batch takes tens of milliseconds: a few flat samples.
+                g.sampling_mode(SamplingMode::Flat)
+                    .sample_size(10)
+                    .warm_up_time(Duration::from_millis(200))
+                    .measurement_time(Duration::from_millis(1500));
+            } else {
+                g.sampling_mode(SamplingMode::Auto)
+                    .sample_size(15)
+                    .warm_up_time(Duration::from_millis(300))
+                    .measurement_time(Duration::from_millis(1000));
+            }
+            for (name, run) in &by_size[at].1 {
+                g.bench_function(BenchmarkId::new(*name, n), |b| b.iter_custom(run));
+            }
+        }
+        g.finish();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Interleaved ratios at N = 1,000, printed once.
+
+const ROUNDS: usize = 20;
+const INTERLEAVED_N: usize = 1_000;
+/// Batches per sample: 20,000 tasks.
+const BATCHES: u64 = 20;
+
+fn interleaved() {
+    if !std::env::args().any(|arg| arg == "--bench")
+        || std::env::var("FAN_OUT_BENCH_EXTRAS").is_ok_and(|v| v == "0")
+    {
+        return;
+    }
+    let runtimes = Runtimes::new();
+    for (runtime, list) in runtimes.groups(INTERLEAVED_N) {
+        for (_, run) in &list {
+            run(2); // warm-up
+        }
+        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); list.len()];
+        for round in 0..ROUNDS {
+            for k in 0..list.len() {
+                let at = (round + k) % list.len();
+                let elapsed = (list[at].1)(BATCHES);
+                samples[at].push(elapsed.as_secs_f64() * 1e6 / BATCHES as f64);
+            }
+        }
+        let medians: Vec<f64> = samples
+            .iter_mut()
+            .map(|s| {
+                s.sort_by(f64::total_cmp);
+                s[s.len() / 2]
+            })
+            .collect();
+        let reference = list
+            .iter()
+            .position(|(name, _)| *name == "vec_handles")
+            .expect("every runtime has vec_handles");
+        println!(
+            "\nInterleaved, fan_out/{runtime}/{INTERLEAVED_N} ({ROUNDS} rounds x {BATCHES} batches, medians):"
+        );
+        println!("| contender | median per batch | per task | vs vec_handles |");
+        println!("|---|---:|---:|---:|");
+        for ((name, _), median) in list.iter().zip(&medians) {
+            println!(
+                "| {name} | {median:.1} µs | {:.0} ns | {:.2}x |",
+                median * 1e3 / INTERLEAVED_N as f64,
+                median / medians[reference]
+            );
+        }
+    }
+    println!();
+}
+
+fn main() {
+    check();
+    let mut c = Criterion::default().configure_from_args();
+    fan_out(&mut c);
+    interleaved();
+    c.final_summary();
+}
