@@ -343,6 +343,9 @@ impl Wait<'_> {
 }
 
 impl Drop for Wait<'_> {
+    // Inlined: a wait that never parked (the common, open-group case) only
+    // tests `listener`; the discard is out of line.
+    #[inline]
     fn drop(&mut self) {
         // A listener that was notified but never polled again would pass its
         // notification on to another listener when dropped (event-listener
@@ -350,9 +353,14 @@ impl Drop for Wait<'_> {
         // nothing. Discard it instead: every waiter of this round was
         // notified already.
         if let Some(listener) = self.listener.take() {
-            listener.discard();
+            discard(listener);
         }
     }
+}
+
+#[inline(never)]
+fn discard(listener: EventListener) {
+    listener.discard();
 }
 
 impl fmt::Debug for Wait<'_> {
