@@ -24,6 +24,10 @@
 //! when run with `-- --ignored`.
 #![cfg(not(loom))]
 
+#[path = "support/ledger.rs"]
+mod ledger;
+
+use ledger::{Ledger, Ticket};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -79,62 +83,6 @@ fn message(payload: &(dyn std::any::Any + Send)) -> &str {
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or("<non-string payload>")
-}
-
-/// Counts what became of futures: each one either completes or is dropped
-/// unfinished, exactly once.
-#[derive(Default)]
-struct Ledger {
-    issued: AtomicUsize,
-    completed: AtomicUsize,
-    dropped: AtomicUsize,
-}
-
-impl Ledger {
-    fn ticket(self: &Arc<Self>) -> Ticket {
-        self.issued.fetch_add(1, Ordering::SeqCst);
-        Ticket(Some(Arc::clone(self)))
-    }
-
-    /// (completed, dropped unfinished) so far.
-    fn counts(&self) -> (usize, usize) {
-        (
-            self.completed.load(Ordering::SeqCst),
-            self.dropped.load(Ordering::SeqCst),
-        )
-    }
-
-    /// (completed, dropped unfinished), after checking that every ticket
-    /// issued is in one of the two.
-    fn settled(&self) -> (usize, usize) {
-        let (completed, dropped) = self.counts();
-        assert_eq!(
-            completed + dropped,
-            self.issued.load(Ordering::SeqCst),
-            "every future completed or was dropped, exactly once"
-        );
-        (completed, dropped)
-    }
-}
-
-/// Moved into a future; `complete` at its end, else its drop counts it as
-/// dropped unfinished.
-struct Ticket(Option<Arc<Ledger>>);
-
-impl Ticket {
-    fn complete(mut self) {
-        if let Some(ledger) = self.0.take() {
-            ledger.completed.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        if let Some(ledger) = self.0.take() {
-            ledger.dropped.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 }
 
 /// A value whose drop panics.

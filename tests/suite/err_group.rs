@@ -10,67 +10,7 @@ use taskgroup::runtime::Runtime;
 use taskgroup::{CancelCause, ErrGroup, GroupError, Latch, PanicPolicy, WaitGroup};
 
 use crate::common::{panic_message, runtime_tests};
-
-/// Counts what became of futures: each one either completes or is dropped
-/// unfinished, exactly once.
-#[derive(Default)]
-struct Ledger {
-    spawned: AtomicUsize,
-    completed: AtomicUsize,
-    dropped: AtomicUsize,
-}
-
-impl Ledger {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    /// A ticket to move into a future; call `complete` at its end.
-    fn ticket(self: &Arc<Self>) -> Ticket {
-        self.spawned.fetch_add(1, Ordering::SeqCst);
-        Ticket {
-            ledger: Arc::clone(self),
-            completed: false,
-        }
-    }
-
-    fn completed(&self) -> usize {
-        self.completed.load(Ordering::SeqCst)
-    }
-
-    fn dropped(&self) -> usize {
-        self.dropped.load(Ordering::SeqCst)
-    }
-
-    /// Every future that was given a ticket is accounted for, once.
-    fn assert_balanced(&self) {
-        assert_eq!(
-            self.completed() + self.dropped(),
-            self.spawned.load(Ordering::SeqCst),
-            "every future completed or was dropped, exactly once"
-        );
-    }
-}
-
-struct Ticket {
-    ledger: Arc<Ledger>,
-    completed: bool,
-}
-
-impl Ticket {
-    fn complete(mut self) {
-        self.completed = true;
-        self.ledger.completed.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        if !self.completed {
-            self.ledger.dropped.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
+use crate::ledger::Ledger;
 
 /// A tiny deterministic generator for the stress test.
 struct XorShift(u64);
@@ -610,7 +550,7 @@ runtime_tests! {
         }
         let ledger = dropped_groups;
         // Dropped groups cancel asynchronously; wait until everything is in.
-        while ledger.completed() + ledger.dropped() < ledger.spawned.load(Ordering::SeqCst) {
+        while ledger.completed() + ledger.dropped() < ledger.issued() {
             rt.sleep(Duration::from_millis(1)).await;
         }
         ledger.assert_balanced();

@@ -18,59 +18,7 @@ use futures::FutureExt;
 use taskgroup::{CancelCause, ErrGroup, GroupError, Latch, PanicPolicy, WaitGroup, WaitGuard};
 
 use crate::common::{panic_message, runtime_tests, spawn_joinable};
-
-/// Counts what became of futures: each one either completes or is dropped
-/// unfinished, exactly once.
-#[derive(Default)]
-struct Ledger {
-    issued: AtomicUsize,
-    completed: AtomicUsize,
-    dropped: AtomicUsize,
-}
-
-impl Ledger {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    fn ticket(self: &Arc<Self>) -> Ticket {
-        self.issued.fetch_add(1, Ordering::SeqCst);
-        Ticket(Some(Arc::clone(self)))
-    }
-
-    /// (completed, dropped unfinished), after checking that every ticket
-    /// issued is in one of the two.
-    fn settled(&self) -> (usize, usize) {
-        let completed = self.completed.load(Ordering::SeqCst);
-        let dropped = self.dropped.load(Ordering::SeqCst);
-        assert_eq!(
-            completed + dropped,
-            self.issued.load(Ordering::SeqCst),
-            "every future completed or was dropped, exactly once"
-        );
-        (completed, dropped)
-    }
-}
-
-/// Moved into a future; `complete` at its end, else its drop counts it as
-/// dropped unfinished.
-struct Ticket(Option<Arc<Ledger>>);
-
-impl Ticket {
-    fn complete(mut self) {
-        if let Some(ledger) = self.0.take() {
-            ledger.completed.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        if let Some(ledger) = self.0.take() {
-            ledger.dropped.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
+use crate::ledger::{Ledger, Ticket};
 
 /// A value whose drop panics.
 struct ExplodesOnDrop;

@@ -9,6 +9,8 @@
 #![cfg_attr(panic = "abort", allow(dead_code, unused_imports))]
 
 mod common;
+#[path = "../support/ledger.rs"]
+mod ledger;
 
 mod cancel;
 #[cfg(feature = "diagnostics")]

@@ -18,6 +18,10 @@ use crate::common::runtime_tests;
 type BoxedLookup = Pin<Box<dyn Future<Output = Result<u32, String>> + Send>>;
 
 /// A lookup that answers `answer` after `ms`, counting starts and drops.
+/// A lookup this slow never answers within a test (an hour): only
+/// cancellation ends it, whatever the machine's load.
+const NEVER_MS: u64 = 3_600_000;
+
 struct Replicas<R> {
     rt: R,
     started: Arc<AtomicUsize>,
@@ -138,7 +142,7 @@ runtime_tests! {
 
     async fn dropping_a_map_stream_cancels_its_calls(rt) {
         let replicas = Replicas::new(&rt);
-        let mut stream = map_concurrent(&rt, [1u64, 5_000, 5_000], 3, |ms| replicas.lookup(ms, Ok(1)));
+        let mut stream = map_concurrent(&rt, [1u64, NEVER_MS, NEVER_MS], 3, |ms| replicas.lookup(ms, Ok(1)));
         assert_eq!(stream.next().await.unwrap().unwrap(), 1);
         drop(stream);
         while replicas.dropped() < 2 {
@@ -148,16 +152,20 @@ runtime_tests! {
     }
 
     async fn first_ok_takes_the_first_success_and_cancels_the_rest(rt) {
-        let replicas = Replicas::new(&rt);
+        // Separate counters: whether the failing replica's answer comes
+        // before or after the winner's is up to the scheduler (a loaded run
+        // saw it cancelled), but the two that never answer are always
+        // cancelled.
+        let (fast, slow) = (Replicas::new(&rt), Replicas::new(&rt));
         let lookups = vec![
-            replicas.lookup(1, Err("replica 0 down")),
-            replicas.lookup(3_000, Ok(1)),
-            replicas.lookup(5, Ok(2)),
-            replicas.lookup(3_000, Ok(3)),
+            fast.lookup(1, Err("replica 0 down")),
+            slow.lookup(NEVER_MS, Ok(1)),
+            fast.lookup(5, Ok(2)),
+            slow.lookup(NEVER_MS, Ok(3)),
         ];
         assert_eq!(first_ok(&rt, lookups).await.unwrap(), 2);
-        assert_eq!(replicas.started(), 4, "redundant requests start everything");
-        assert_eq!(replicas.dropped(), 2, "the slow ones were cancelled before it returned");
+        assert_eq!(fast.started() + slow.started(), 4, "redundant requests start everything");
+        assert_eq!(slow.dropped(), 2, "the slow ones were cancelled before it returned");
     }
 
     async fn first_ok_returns_every_error_in_order(rt) {
@@ -174,9 +182,11 @@ runtime_tests! {
 
     async fn hedged_starts_the_next_attempt_only_when_the_first_is_slow(rt) {
         let replicas = Replicas::new(&rt);
-        let plan = [(3_000u64, Ok(0)), (1, Ok(1)), (1, Ok(2)), (1, Ok(3))];
+        let plan = [(NEVER_MS, Ok(0)), (1, Ok(1)), (1, Ok(2)), (1, Ok(3))];
         let attempts = plan.iter().map(|&(ms, answer)| replicas.lookup(ms, answer));
-        let value = hedged(&rt, Duration::from_millis(20), attempts).await.unwrap();
+        // The hedge waits 500 ms: long enough that attempt 2 (1 ms) answers
+        // before a third would start, even on a loaded machine.
+        let value = hedged(&rt, Duration::from_millis(500), attempts).await.unwrap();
         assert_eq!(value, 1);
         assert_eq!(replicas.started(), 2, "only the hedge was sent, not every replica");
         assert_eq!(replicas.dropped(), 1, "the slow first attempt was cancelled");
