@@ -56,15 +56,18 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
 use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
 use taskgroup::{ErrGroup, WaitGroup};
+
+#[path = "support/tokio_handle.rs"]
+mod tokio_handle;
+
+use tokio_handle::TokioHandle;
 
 /// The batch sizes.
 const SIZES: [usize; 3] = [10, 1_000, 100_000];
@@ -90,18 +93,6 @@ trait Rt: Clone {
     ) -> Self::Handle<T>;
     fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static);
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
-}
-
-/// A tokio `JoinHandle` whose task must not panic.
-struct TokioHandle<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Future for TokioHandle<T> {
-    type Output = T;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|result| result.expect("the task does not panic"))
-    }
 }
 
 /// A tokio runtime (multi-thread or current-thread); tasks are spawned with

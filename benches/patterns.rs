@@ -47,6 +47,11 @@ use taskgroup::patterns::{map_concurrent, map_concurrent_unordered};
 use taskgroup::runtime::{Runtime, SmolRuntime, TokioRuntime};
 use taskgroup::{ErrGroup, GroupError, Latch};
 
+#[path = "support/tokio_handle.rs"]
+mod tokio_handle;
+
+use tokio_handle::TokioHandle;
+
 /// Items in the map.
 const ITEMS: u64 = 1_000;
 /// Items in flight at most.
@@ -88,25 +93,13 @@ trait Exec {
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
 }
 
-/// A tokio `JoinHandle` whose task must not panic.
-struct TokioHandle(tokio::task::JoinHandle<u64>);
-
-impl Future for TokioHandle {
-    type Output = u64;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|result| result.expect("the task does not panic"))
-    }
-}
-
 impl Exec for tokio::runtime::Runtime {
     type Adapter = TokioRuntime;
-    type Handle = TokioHandle;
+    type Handle = TokioHandle<u64>;
     fn adapter(&self) -> TokioRuntime {
         TokioRuntime::from_handle(self.handle().clone())
     }
-    fn spawn(&self, future: impl Future<Output = u64> + Send + 'static) -> TokioHandle {
+    fn spawn(&self, future: impl Future<Output = u64> + Send + 'static) -> TokioHandle<u64> {
         TokioHandle(tokio::runtime::Runtime::spawn(self, future))
     }
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {

@@ -54,10 +54,8 @@
 //! Run: `cargo bench --bench wake` (about a minute).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -69,6 +67,11 @@ use tokio::sync::{oneshot, Notify};
 mod groups;
 
 use groups::{EventGroup, Group, TokioGroup};
+
+#[path = "support/tokio_handle.rs"]
+mod tokio_handle;
+
+use tokio_handle::TokioHandle;
 
 // ---------------------------------------------------------------------------
 // The contenders.
@@ -343,18 +346,6 @@ trait Exec {
         future: impl Future<Output = T> + Send + 'static,
     ) -> Self::Handle<T>;
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
-}
-
-/// A tokio `JoinHandle` whose task must not panic.
-struct TokioHandle<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Future for TokioHandle<T> {
-    type Output = T;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|result| result.expect("the task does not panic"))
-    }
 }
 
 impl Exec for tokio::runtime::Runtime {
