@@ -29,14 +29,16 @@
 //! thread interleavings differ.
 #![cfg(not(loom))]
 
+#[path = "support/yield_now.rs"]
+mod yield_now;
+
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Once};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use yield_now::YieldNow;
 
 use futures::FutureExt;
 use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
@@ -204,23 +206,6 @@ struct CountDown(Latch);
 impl Drop for CountDown {
     fn drop(&mut self) {
         self.0.count_down();
-    }
-}
-
-/// Pending once (waking itself), then ready.
-#[derive(Default)]
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
     }
 }
 

@@ -19,6 +19,7 @@ use taskgroup::{CancelCause, ErrGroup, GroupError, Latch, PanicPolicy, WaitGroup
 
 use crate::common::{panic_message, runtime_tests, spawn_joinable};
 use crate::ledger::{Ledger, Ticket};
+use crate::yield_now::YieldNow;
 
 /// A value whose drop panics.
 struct ExplodesOnDrop;
@@ -26,23 +27,6 @@ struct ExplodesOnDrop;
 impl Drop for ExplodesOnDrop {
     fn drop(&mut self) {
         panic!("drop exploded");
-    }
-}
-
-/// Pending once (waking itself), then ready: one cancellation point.
-#[derive(Default)]
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
     }
 }
 

@@ -11,6 +11,8 @@
 mod common;
 #[path = "../support/ledger.rs"]
 mod ledger;
+#[path = "../support/yield_now.rs"]
+mod yield_now;
 
 mod cancel;
 #[cfg(feature = "diagnostics")]
