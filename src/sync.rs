@@ -67,3 +67,71 @@ impl<T> Mutex<T> {
         }
     }
 }
+
+/// An unbounded multi-producer multi-consumer queue that takes no lock:
+/// `concurrent-queue`'s (already in the tree through event-listener).
+///
+/// Under loom, a `VecDeque` behind a *std* lock stands in: loom runs one
+/// thread at a time and never switches inside it, so each push and pop is
+/// one indivisible step, as in a linearizable queue. The models explore
+/// this crate's protocol around the queue (what is pushed before a count is
+/// lowered, what a reader sees after it), not `concurrent-queue`'s own
+/// interleavings, which its loom tests cover: with them (or with a loom lock
+/// here) a two-task ErrGroup model ran 12 minutes instead of seconds.
+#[cfg(feature = "std")]
+pub(crate) struct Queue<T> {
+    #[cfg(not(loom))]
+    inner: concurrent_queue::ConcurrentQueue<T>,
+    #[cfg(loom)]
+    inner: std::sync::Mutex<std::collections::VecDeque<T>>,
+}
+
+#[cfg(feature = "std")]
+impl<T> Queue<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            #[cfg(not(loom))]
+            inner: concurrent_queue::ConcurrentQueue::unbounded(),
+            #[cfg(loom)]
+            inner: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    pub(crate) fn push(&self, value: T) {
+        #[cfg(not(loom))]
+        if self.inner.push(value).is_err() {
+            unreachable!("the queue is unbounded and never closed");
+        }
+        #[cfg(loom)]
+        self.locked().push_back(value);
+    }
+
+    pub(crate) fn pop(&self) -> Option<T> {
+        #[cfg(not(loom))]
+        {
+            self.inner.pop().ok()
+        }
+        #[cfg(loom)]
+        {
+            self.locked().pop_front()
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        #[cfg(not(loom))]
+        {
+            self.inner.len()
+        }
+        #[cfg(loom)]
+        {
+            self.locked().len()
+        }
+    }
+
+    #[cfg(loom)]
+    fn locked(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<T>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -366,6 +366,52 @@ mod err_group {
     }
 
     #[test]
+    fn join_next_against_finishing_tasks() {
+        // `join_next` is woken at every outcome (not only when the group
+        // settles): each value arrives once, then `None`.
+        loom::model(|| {
+            let mut group = ErrGroup::<u8, (), _>::new(LoomThreads);
+            group.spawn(async { Ok(1) });
+            group.spawn(async { Ok(2) });
+            let mut seen = Vec::new();
+            while let Some(result) = block_on(group.join_next()) {
+                seen.push(result.unwrap());
+            }
+            seen.sort_unstable();
+            assert_eq!(seen, vec![1, 2]);
+        });
+    }
+
+    #[test]
+    fn spawner_against_join() {
+        // A spawn through a `Spawner` racing with the join's last check:
+        // either the join waits for it and returns its value, or it is
+        // refused (the join closed the group) — never run and lost.
+        loom::model(|| {
+            let group = ErrGroup::<u8, (), _>::new(LoomThreads);
+            let spawner = group.spawner();
+            group.spawn(async { Ok(1) });
+            let late = thread::spawn(move || spawner.spawn(async { Ok(2) }).is_ok());
+            let values = block_on(group.join()).unwrap();
+            let accepted = late.join().unwrap();
+            assert_eq!(values, if accepted { vec![1, 2] } else { vec![1] });
+        });
+    }
+
+    #[test]
+    fn child_group_finishing_against_parent_join() {
+        // The parent's join waits for a child joined on another thread.
+        loom::model(|| {
+            let parent = ErrGroup::<u8, (), _>::new(LoomThreads);
+            let child = parent.child::<u8, ()>();
+            child.spawn(async { Ok(2) });
+            let joiner = thread::spawn(move || block_on(child.join()).unwrap());
+            assert_eq!(block_on(parent.join()).unwrap(), Vec::<u8>::new());
+            assert_eq!(joiner.join().unwrap(), vec![2]);
+        });
+    }
+
+    #[test]
     fn explicit_cancel_against_completion() {
         loom::model(|| {
             let group = ErrGroup::<u8, (), _>::new(LoomThreads);

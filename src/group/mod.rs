@@ -164,7 +164,7 @@ where
     /// ```
     #[must_use]
     pub fn new(runtime: R) -> Self {
-        Self::with_token(runtime, CancellationToken::new())
+        Self::with_token(runtime, CancellationToken::new(), None)
     }
 
     /// A group whose token is a child of `parent` (Go's
@@ -187,15 +187,19 @@ where
     /// ```
     #[must_use]
     pub fn with_parent_token(runtime: R, parent: &CancellationToken) -> Self {
-        let group = Self::with_token(runtime, parent.child_token());
+        let group = Self::with_token(runtime, parent.child_token(), None);
         group.spawner.shared.lock().parent_token = Some(parent.clone());
         group
     }
 
-    fn with_token(runtime: R, token: CancellationToken) -> Self {
+    fn with_token(
+        runtime: R,
+        token: CancellationToken,
+        parent: Option<Box<dyn shared::ChildLink>>,
+    ) -> Self {
         Self {
             spawner: Spawner {
-                shared: Arc::new(Shared::new(token)),
+                shared: Arc::new(Shared::new(token, parent)),
                 runtime,
             },
             joined: false,
@@ -496,12 +500,11 @@ where
         // The child's span is created under this group's.
         #[cfg(feature = "tracing")]
         let _in_parent = self.spawner.shared.span.enter();
-        let child = ErrGroup::with_token(
+        ErrGroup::with_token(
             self.spawner.runtime.clone(),
             self.spawner.shared.token().child_token(),
-        );
-        child.spawner.shared.link_to_parent(&self.spawner.shared);
-        child
+            Some(shared::child_link(&self.spawner.shared)),
+        )
     }
 
     /// Waits for every task and returns their values in spawn order, or the
@@ -622,7 +625,7 @@ where
     /// });
     /// ```
     pub async fn join_all(mut self) -> Vec<Result<T, GroupError<E>>> {
-        let mut finished: Vec<Finished<T, E>> = self.spawner.shared.all_finished().await.into();
+        let mut finished = self.spawner.shared.all_finished().await;
         self.joined = true;
         if self.policy() == PanicPolicy::Resume {
             if let Some(at) = finished
@@ -929,8 +932,8 @@ where
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        let state = self.spawner.shared.lock();
-        state.unfinished + state.outcomes.len()
+        let (unfinished, unjoined) = self.spawner.shared.unfinished_and_unjoined();
+        unfinished + unjoined
     }
 
     /// `len() == 0`: every outcome has been taken (or nothing was spawned).
@@ -1123,7 +1126,7 @@ where
         };
         let index = state.next_index;
         state.next_index += 1;
-        state.unfinished += 1;
+        self.shared.count_spawned(&mut state);
         #[cfg(feature = "diagnostics")]
         state.origins.insert(
             index,
@@ -1148,16 +1151,18 @@ where
                 let head = state.queue.pop_front().expect("the queue is not empty");
                 drop(state);
                 let slot = Slot::new(Arc::clone(&self.shared));
-                self.runtime.spawn(Worker::new(slot, head));
+                self.shared
+                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, head)));
             }
             Placement::NewWorker => {
                 drop(state);
                 let slot = Slot::new(Arc::clone(&self.shared));
-                self.runtime.spawn(Worker::new(slot, task));
+                self.shared
+                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, task)));
             }
             Placement::Direct => {
                 drop(state);
-                self.runtime.spawn(task);
+                self.shared.keep(self.runtime.spawn_with_handle(task));
             }
         }
         Ok(TaskId(index))
@@ -1265,11 +1270,12 @@ impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
 impl<T, E, R: Runtime> fmt::Debug for Spawner<T, E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("ErrGroup");
+        let (unfinished, unjoined) = self.shared.unfinished_and_unjoined();
         {
             let state = self.shared.lock();
             debug
-                .field("unfinished", &state.unfinished)
-                .field("unjoined", &state.outcomes.len())
+                .field("unfinished", &unfinished)
+                .field("unjoined", &unjoined)
                 .field("limit", &state.limit)
                 .field("cause", &state.cause);
         }

@@ -2,19 +2,51 @@
 //!
 //! # State
 //!
-//! One mutex guards the bookkeeping (user code never runs under it, and no
-//! waker is woken under it); the group's `CancellationToken` and an `Event`
-//! for the joiner sit beside it:
+//! A task that succeeds takes the bookkeeping lock once, when it is spawned;
+//! finishing takes none: it pushes its outcome to a lock-free queue and
+//! lowers an atomic count. Failures, cancellations, limits and child groups
+//! take the lock (no user code and no waker runs under it). Beside the lock
+//! sit the group's `CancellationToken` and an `Event` for the joiner.
 //!
-//! * `unfinished`: tasks spawned whose outcome is not recorded yet (queued or
-//!   running). Raised by `spawn`, lowered by exactly one `record` per task.
-//! * `outcomes`: recorded outcomes, in the order they finished, until a join
-//!   takes them.
-//! * `live_children`: child groups not finished yet; a group is finished when
-//!   `unfinished == 0`, `live_children == 0` and its handle is gone.
-//! * `running` / `queue`: with a limit, the slots in use and the jobs waiting
-//!   for one (FIFO).
-//! * `cause`: the first reason the group cancelled its tasks.
+//! * `unsettled` (atomic word): above bit 0, the count of tasks spawned whose
+//!   outcome is not recorded yet (queued or running), plus child groups not
+//!   finished yet. Raised under the lock by `spawn` and by `child_link`;
+//!   lowered by exactly one `record` per task (after its outcome is in
+//!   `outcomes`) and one `child_finished` per child. The group is *settled*
+//!   when the count is zero. Bit 0, `SETTLED_ONLY`: wake the joiner only
+//!   when the group settles (`join`, `join_all`: one wake-up per join, not
+//!   one per task), else at every recorded outcome (`join_next`). One word,
+//!   so that a task lowers the count and learns whether to wake in one
+//!   step.
+//! * `outcomes` (lock-free queue): recorded outcomes, in the order they
+//!   finished, until a join takes them.
+//! * `handles` (lock-free queue): the runtime's handles of the tasks (see
+//!   [`TaskHandle`]), kept so that the runtime's cost of detaching a running
+//!   task is not paid at spawn. A join drops one per outcome it takes (not
+//!   necessarily that task's: it only has to stay bounded by the tasks not
+//!   joined yet), and all of them once the group is settled, when every
+//!   task is done.
+//! * Under the lock: `next_index`; `live_children` (for `len` and `Debug`);
+//!   with a limit, `running` (slots in use) and `queue` (jobs waiting for a
+//!   slot, FIFO); `cause`, the first reason the group cancelled its tasks;
+//!   `closed`, `handle_gone` and the link to the parent group.
+//!
+//! # Wake-up argument
+//!
+//! The joiner checks, registers a listener on `finished` and checks again
+//! before parking (`poll_until`); a task pushes its outcome and lowers
+//! `unsettled` (release) before it notifies, and the joiner reads
+//! `unsettled` with acquire, so a joiner that sees zero sees every outcome,
+//! and one that does not is registered before the notification. A
+//! `join_next` that finds the queue empty and the group settled pops once
+//! more: an outcome pushed between the two reads is in the queue by then.
+//! `SETTLED_ONLY` is only ever set, never cleared (by `join` or `join_all`,
+//! which own the group), and the wake at zero is never skipped.
+//!
+//! A group is *finished* (its parent stops waiting for it) when it is settled
+//! and its handle is gone. The task that settles it and `close` both check
+//! that under the lock, after their own write, so whichever comes second sees
+//! the other's, and the parent link is taken once.
 
 use core::task::{Context, Poll};
 use std::collections::VecDeque;
@@ -25,15 +57,30 @@ use super::error::{CancelCause, GroupError, PanicPayload};
 use super::task::{Job, Outcome};
 use super::PanicPolicy;
 use crate::listen::poll_until;
-use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::runtime::TaskHandle;
+use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, Queue};
 use crate::CancellationToken;
+
+/// `unsettled`: wake the joiner only when the group settles.
+const SETTLED_ONLY: usize = 1;
+/// `unsettled`: one task or child group.
+const ONE: usize = 2;
 
 pub(crate) struct Shared<T, E> {
     token: CancellationToken,
     /// Cancelled when the group's handle is gone (joined or dropped): stops
     /// the deadline timer, if any.
     handle_gone: CancellationToken,
-    state: Mutex<State<T, E>>,
+    /// Unrecorded tasks plus unfinished child groups, and `SETTLED_ONLY`
+    /// (see the module docs).
+    unsettled: AtomicUsize,
+    /// Whether this is a child group (its parent waits for it).
+    is_child: bool,
+    /// Recorded outcomes, in the order they finished.
+    outcomes: Queue<Finished<T, E>>,
+    /// The runtime's handles of the tasks not joined yet (about).
+    handles: Queue<TaskHandle>,
+    state: Mutex<State>,
     /// Notified when an outcome is recorded or a child group finishes.
     finished: Event,
     /// The group's span: the parent of its tasks' spans and of its events.
@@ -44,10 +91,8 @@ pub(crate) struct Shared<T, E> {
 /// A finished task: its spawn index and what it produced.
 pub(crate) type Finished<T, E> = (usize, Result<T, GroupError<E>>);
 
-pub(crate) struct State<T, E> {
+pub(crate) struct State {
     pub(crate) next_index: usize,
-    pub(crate) unfinished: usize,
-    pub(crate) outcomes: VecDeque<Finished<T, E>>,
     pub(crate) cause: Option<CancelCause>,
     pub(crate) limit: Option<usize>,
     pub(crate) running: usize,
@@ -56,12 +101,9 @@ pub(crate) struct State<T, E> {
     pub(crate) panic_policy: PanicPolicy,
     pub(crate) live_children: usize,
     pub(crate) handle_gone: bool,
-    /// No new tasks: set by `close`, and when the handle is gone.
+    /// No new tasks: set by `close`, by a `join` that found the group
+    /// settled, and when the handle is gone.
     pub(crate) closed: bool,
-    /// Wake the joiner at every recorded outcome (`join_next`), or only once
-    /// the group is settled (`join`, `join_all`: one wake-up per join, not
-    /// one per task).
-    pub(crate) wake_on_each: bool,
     /// An outside token this group's token is a child of
     /// (`with_parent_token`): its cancellation is cause `Parent`.
     pub(crate) parent_token: Option<CancellationToken>,
@@ -84,18 +126,10 @@ struct ParentLink<T, E>(Arc<Shared<T, E>>);
 
 impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
     fn child_finished(&self) {
-        let (wake, parent) = {
-            let mut state = self.0.lock();
-            state.live_children -= 1;
-            let wake = state.wake_on_each || state.is_settled();
-            (wake, state.take_parent_if_finished())
-        };
-        if wake {
-            self.0.finished.notify(usize::MAX);
-        }
-        if let Some(parent) = parent {
-            parent.child_finished();
-        }
+        // `live_children` first: `len` may count the child a moment too
+        // long, never too short.
+        self.0.lock().live_children -= 1;
+        self.0.settle_one();
     }
 
     fn is_cancelled(&self) -> bool {
@@ -103,32 +137,19 @@ impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
     }
 }
 
-impl<T, E> State<T, E> {
-    /// The link to the parent, once this group is finished for good (taken
-    /// once, so the parent hears of it once).
-    fn take_parent_if_finished(&mut self) -> Option<Box<dyn ChildLink>> {
-        if self.handle_gone && self.unfinished == 0 && self.live_children == 0 {
-            self.parent.take()
-        } else {
-            None
-        }
-    }
-
-    /// True when every task's outcome is recorded and every child finished.
-    pub(crate) fn is_settled(&self) -> bool {
-        self.unfinished == 0 && self.live_children == 0
-    }
-}
-
 impl<T, E> Shared<T, E> {
-    pub(crate) fn new(token: CancellationToken) -> Self {
+    /// A group's shared state; `parent` is the link to the group it is a
+    /// child of (see [`child_link`]).
+    pub(crate) fn new(token: CancellationToken, parent: Option<Box<dyn ChildLink>>) -> Self {
         Self {
             token,
             handle_gone: CancellationToken::new(),
+            unsettled: AtomicUsize::new(0),
+            is_child: parent.is_some(),
+            outcomes: Queue::new(),
+            handles: Queue::new(),
             state: Mutex::new(State {
                 next_index: 0,
-                unfinished: 0,
-                outcomes: VecDeque::new(),
                 cause: None,
                 limit: None,
                 running: 0,
@@ -138,9 +159,8 @@ impl<T, E> Shared<T, E> {
                 live_children: 0,
                 handle_gone: false,
                 closed: false,
-                wake_on_each: true,
                 parent_token: None,
-                parent: None,
+                parent,
                 #[cfg(feature = "diagnostics")]
                 origins: std::collections::BTreeMap::new(),
             }),
@@ -159,8 +179,41 @@ impl<T, E> Shared<T, E> {
     }
 
     /// Locks the bookkeeping (no user code runs under this lock).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T, E>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
+    }
+
+    /// Counts one more task the group waits for. Called under the lock, after
+    /// the `closed` check, so that a join that finds the group settled (under
+    /// the lock) and closes it never misses a task.
+    pub(crate) fn count_spawned(&self, _locked: &mut State) {
+        self.unsettled.fetch_add(ONE, Ordering::Relaxed);
+    }
+
+    /// Keeps the runtime's handle of a task until a join takes an outcome.
+    pub(crate) fn keep(&self, handle: TaskHandle) {
+        if !handle.is_detached() {
+            self.handles.push(handle);
+        }
+    }
+
+    /// Drops one kept handle (a join took an outcome).
+    fn release_one_handle(&self) {
+        drop(self.handles.pop());
+    }
+
+    /// Drops every kept handle (the group is settled: every task is done).
+    fn release_handles(&self) {
+        while let Some(handle) = self.handles.pop() {
+            drop(handle);
+        }
+    }
+
+    /// Tasks not recorded yet, and outcomes not taken yet (a snapshot).
+    pub(crate) fn unfinished_and_unjoined(&self) -> (usize, usize) {
+        let live_children = self.lock().live_children;
+        let unsettled = self.unsettled.load(Ordering::Acquire) / ONE;
+        (unsettled.saturating_sub(live_children), self.outcomes.len())
     }
 
     /// Records the outcome of task `index`; cancels the group on its first
@@ -168,42 +221,76 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn record(&self, index: usize, outcome: Outcome<T, E>) {
         #[cfg(feature = "tracing")]
         self.trace_outcome(index, &outcome);
-        let (cancel, wake, parent) = {
-            let mut state = self.lock();
-            let fails_group = state.cancel_on_error
-                && matches!(outcome, Outcome::Finished(Err(_)) | Outcome::Panicked(_));
-            let cancel = fails_group && state.cause.is_none();
-            if cancel {
-                state.cause = Some(match outcome {
-                    Outcome::Panicked(_) => CancelCause::TaskPanicked,
-                    _ => CancelCause::TaskFailed,
-                });
-            }
-            let result = match outcome {
-                Outcome::Finished(Ok(value)) => Ok(value),
-                Outcome::Finished(Err(error)) => Err(GroupError::Task(error)),
-                Outcome::Panicked(payload) => Err(GroupError::Panicked(PanicPayload::new(payload))),
-                Outcome::Cancelled => Err(GroupError::Cancelled(Self::cause_of_cancel(&mut state))),
-                Outcome::Lost => Err(GroupError::Lost),
-            };
-            state.outcomes.push_back((index, result));
-            state.unfinished -= 1;
-            #[cfg(feature = "diagnostics")]
-            state.origins.remove(&index);
-            let wake = state.wake_on_each || state.is_settled();
-            (cancel, wake, state.take_parent_if_finished())
+        let (result, cancel) = match outcome {
+            // The common case takes no lock.
+            Outcome::Finished(Ok(value)) => (Ok(value), false),
+            outcome => self.failure(outcome),
         };
-        // Outside the lock: cancelling wakes tasks, and the parent locks its
-        // own state.
+        #[cfg(feature = "diagnostics")]
+        self.lock().origins.remove(&index);
+        self.outcomes.push((index, result));
+        // Counted before `cancel`, which runs wakers: if one of them panics,
+        // this outcome is still in and counted.
+        let before = self.unsettled.fetch_sub(ONE, Ordering::AcqRel);
         if cancel {
             trace_event!(debug, parent: &self.span, task = index, "group cancelled: a task failed");
             self.token.cancel();
         }
-        if wake {
+        self.wake_joiner(before);
+    }
+
+    /// The result for an outcome other than success, under the lock: the
+    /// first failure records the cause, and the caller cancels the group.
+    fn failure(&self, outcome: Outcome<T, E>) -> (Result<T, GroupError<E>>, bool) {
+        let mut state = self.lock();
+        let fails_group = state.cancel_on_error
+            && matches!(outcome, Outcome::Finished(Err(_)) | Outcome::Panicked(_));
+        let cancel = fails_group && state.cause.is_none();
+        if cancel {
+            state.cause = Some(match outcome {
+                Outcome::Panicked(_) => CancelCause::TaskPanicked,
+                _ => CancelCause::TaskFailed,
+            });
+        }
+        let result = match outcome {
+            Outcome::Finished(Ok(value)) => Ok(value),
+            Outcome::Finished(Err(error)) => Err(GroupError::Task(error)),
+            Outcome::Panicked(payload) => Err(GroupError::Panicked(PanicPayload::new(payload))),
+            Outcome::Cancelled => Err(GroupError::Cancelled(Self::cause_of_cancel(&mut state))),
+            Outcome::Lost => Err(GroupError::Lost),
+        };
+        (result, cancel)
+    }
+
+    /// A child group finished: one less to wait for.
+    fn settle_one(&self) {
+        let before = self.unsettled.fetch_sub(ONE, Ordering::AcqRel);
+        self.wake_joiner(before);
+    }
+
+    /// After a task or child settled (`before`: `unsettled` before it was
+    /// lowered): wakes the joiner if it waits for this, and, if the group is
+    /// now finished for good, tells the parent (once).
+    fn wake_joiner(&self, before: usize) {
+        let settled = before / ONE == 1;
+        if settled || before & SETTLED_ONLY == 0 {
             self.finished.notify(usize::MAX);
         }
-        if let Some(parent) = parent {
-            parent.child_finished();
+        if settled && self.is_child {
+            let parent = self.take_parent_if_finished(&mut self.lock());
+            if let Some(parent) = parent {
+                parent.child_finished();
+            }
+        }
+    }
+
+    /// The link to the parent, once this group is finished for good (taken
+    /// once, so the parent hears of it once). Called under the lock.
+    fn take_parent_if_finished(&self, state: &mut State) -> Option<Box<dyn ChildLink>> {
+        if state.handle_gone && self.unsettled.load(Ordering::Acquire) / ONE == 0 {
+            state.parent.take()
+        } else {
+            None
         }
     }
 
@@ -227,7 +314,7 @@ impl<T, E> Shared<T, E> {
     /// parent's cancellation, else someone cancelled the token directly.
     /// Recorded the first time it is worked out, so it does not change when
     /// the parent link is dropped later.
-    fn cause_of_cancel(state: &mut State<T, E>) -> CancelCause {
+    fn cause_of_cancel(state: &mut State) -> CancelCause {
         let parent_cancelled = state.parent.as_ref().is_some_and(|p| p.is_cancelled())
             || state
                 .parent_token
@@ -273,7 +360,7 @@ impl<T, E> Shared<T, E> {
                     state.cause.get_or_insert(CancelCause::GroupDropped);
                 }
             }
-            state.take_parent_if_finished()
+            self.take_parent_if_finished(&mut state)
         };
         if !joined {
             self.token.cancel();
@@ -323,10 +410,10 @@ impl<T, E> Shared<T, E> {
         poll_until(&self.finished, listener, cx, || self.try_next_finished())
     }
 
-    /// Waits until every task and child group has finished, then takes every
-    /// outcome not taken yet, in the order they finished. Tells `record` to
-    /// wake us only at the end.
-    pub(crate) async fn all_finished(&self) -> VecDeque<Finished<T, E>> {
+    /// Waits until every task and child group has finished, then closes the
+    /// group and takes every outcome not taken yet, in the order they
+    /// finished. Tells `record` to wake us only at the end.
+    pub(crate) async fn all_finished(&self) -> Vec<Finished<T, E>> {
         let mut listener = None;
         core::future::poll_fn(|cx| {
             poll_until(&self.finished, &mut listener, cx, || self.try_take_all())
@@ -334,31 +421,49 @@ impl<T, E> Shared<T, E> {
         .await
     }
 
-    fn try_take_all(&self) -> Option<VecDeque<Finished<T, E>>> {
+    fn try_take_all(&self) -> Option<Vec<Finished<T, E>>> {
+        if self.unsettled.fetch_or(SETTLED_ONLY, Ordering::AcqRel) / ONE != 0 {
+            return None;
+        }
+        // Settled: closed in the same critical section as the check (spawns
+        // count under the lock), so no task spawned through a `Spawner` from
+        // now on can be missed by this join.
         let mut state = self.lock();
-        state.wake_on_each = false;
-        state
-            .is_settled()
-            .then(|| core::mem::take(&mut state.outcomes))
+        if self.unsettled.load(Ordering::Acquire) / ONE != 0 {
+            return None;
+        }
+        state.closed = true;
+        drop(state);
+        self.release_handles();
+        Some(core::iter::from_fn(|| self.outcomes.pop()).collect())
     }
 
     fn try_next_finished(&self) -> Option<Option<Finished<T, E>>> {
-        let mut state = self.lock();
-        match state.outcomes.pop_front() {
-            Some(finished) => Some(Some(finished)),
-            None if state.is_settled() => Some(None),
-            None => None,
+        if let Some(finished) = self.outcomes.pop() {
+            self.release_one_handle();
+            return Some(Some(finished));
         }
+        if self.unsettled.load(Ordering::Acquire) / ONE == 0 {
+            // Settled: an outcome pushed after the first pop is in by now.
+            let last = self.outcomes.pop();
+            if last.is_none() {
+                self.release_handles();
+            } else {
+                self.release_one_handle();
+            }
+            return Some(last);
+        }
+        None
     }
 }
 
-impl<T: Send + 'static, E: Send + 'static> Shared<T, E> {
-    /// Makes `self` a child of `parent`: the parent waits for it.
-    pub(crate) fn link_to_parent<T2: Send + 'static, E2: Send + 'static>(
-        &self,
-        parent: &Arc<Shared<T2, E2>>,
-    ) {
-        parent.lock().live_children += 1;
-        self.lock().parent = Some(Box::new(ParentLink(Arc::clone(parent))));
-    }
+/// A new child group's link to `parent`, which from now on waits for it.
+pub(crate) fn child_link<T: Send + 'static, E: Send + 'static>(
+    parent: &Arc<Shared<T, E>>,
+) -> Box<dyn ChildLink> {
+    let mut parent_state = parent.lock();
+    parent_state.live_children += 1;
+    parent.count_spawned(&mut parent_state);
+    drop(parent_state);
+    Box::new(ParentLink(Arc::clone(parent)))
 }

@@ -3,7 +3,7 @@
 use core::future::Future;
 use core::time::Duration;
 
-use super::Runtime;
+use super::{Runtime, TaskHandle};
 
 /// Spawns on async-std's global executor.
 ///
@@ -30,6 +30,10 @@ impl Runtime for AsyncStdRuntime {
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         // Dropping an async-std `JoinHandle` detaches the task.
         drop(async_std::task::spawn(future));
+    }
+
+    fn spawn_with_handle<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> TaskHandle {
+        async_std::task::spawn(future).into()
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {

@@ -52,6 +52,7 @@ use core::time::Duration;
 
 #[cfg(feature = "async-std")]
 mod async_std;
+mod handle;
 #[cfg(feature = "smol")]
 mod smol;
 #[cfg(feature = "tokio")]
@@ -59,6 +60,7 @@ mod tokio;
 
 #[cfg(feature = "async-std")]
 pub use self::async_std::AsyncStdRuntime;
+pub use self::handle::TaskHandle;
 #[cfg(feature = "smol")]
 pub use self::smol::SmolRuntime;
 #[cfg(feature = "tokio")]
@@ -77,6 +79,39 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Whatever the executor does when it cannot spawn (tokio panics outside
     /// a runtime).
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F);
+
+    /// Spawns `future` like [`spawn`](Self::spawn), and returns a
+    /// [`TaskHandle`] that the caller keeps until the task has finished, then
+    /// drops; dropping it earlier must not cancel the task. An
+    /// [`ErrGroup`](crate::ErrGroup) spawns through this and keeps its tasks'
+    /// handles, so that the runtime's cost of detaching a task another thread
+    /// is already running is not paid (see [`TaskHandle`]).
+    ///
+    /// The provided method calls [`spawn`](Self::spawn) and returns
+    /// [`TaskHandle::detached`]; the tokio and async-std adapters return
+    /// their `JoinHandle`.
+    ///
+    /// # Panics
+    ///
+    /// As [`spawn`](Self::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::runtime::{AsyncStdRuntime, Runtime};
+    ///
+    /// async_std::task::block_on(async {
+    ///     let wg = taskgroup::WaitGroup::new();
+    ///     let guard = wg.enter();
+    ///     let handle = AsyncStdRuntime.spawn_with_handle(async move { drop(guard) });
+    ///     wg.wait().await;
+    ///     drop(handle); // after the task is done: nothing left to race with
+    /// });
+    /// ```
+    fn spawn_with_handle<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> TaskHandle {
+        self.spawn(future);
+        TaskHandle::detached()
+    }
 
     /// A future that completes after `duration`.
     ///

@@ -3,7 +3,7 @@
 use core::future::Future;
 use core::time::Duration;
 
-use super::Runtime;
+use super::{Runtime, TaskHandle};
 
 /// Spawns on a tokio runtime, through its [`Handle`](tokio::runtime::Handle).
 ///
@@ -106,6 +106,10 @@ impl Runtime for TokioRuntime {
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         // Dropping a tokio `JoinHandle` detaches the task.
         drop(self.handle.spawn(future));
+    }
+
+    fn spawn_with_handle<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> TaskHandle {
+        self.handle.spawn(future).into()
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {

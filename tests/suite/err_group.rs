@@ -39,6 +39,42 @@ runtime_tests! {
         assert_eq!(group.join().await.unwrap(), (0..20).collect::<Vec<_>>());
     }
 
+    async fn a_task_handle_dropped_early_does_not_cancel_the_task(rt) {
+        // What a group relies on when it drops kept handles before their
+        // tasks are done (`join_next` drops one per outcome, whichever task
+        // it belongs to).
+        let (go, finished) = (Latch::new(1), Latch::new(1));
+        let (wait_for_go, report) = (go.clone(), finished.clone());
+        let handle = rt.spawn_with_handle(async move {
+            wait_for_go.wait().await;
+            report.count_down();
+        });
+        drop(handle);
+        go.count_down();
+        finished.wait().await;
+    }
+
+    async fn join_next_over_many_tasks_returns_each_once(rt) {
+        // The kept handles are dropped one per outcome taken, then all of
+        // them: every value still arrives once.
+        let mut group = ErrGroup::new(rt.clone());
+        for i in 0..500u64 {
+            group.spawn(async move { Ok::<_, ()>(i) });
+        }
+        let mut seen = Vec::new();
+        while let Some(value) = group.join_next().await {
+            seen.push(value.unwrap());
+            if seen.len() % 100 == 0 {
+                group.spawn(async move { Ok(1_000) });
+            }
+        }
+        seen.sort_unstable();
+        let mut expected: Vec<u64> = (0..500).collect();
+        expected.extend([1_000; 5]);
+        assert_eq!(seen, expected);
+        assert!(group.is_empty());
+    }
+
     async fn empty_group_joins_at_once(rt) {
         let group = ErrGroup::<(), (), _>::new(rt.clone());
         assert!(group.is_empty());

@@ -1,0 +1,123 @@
+//! [`TaskHandle`]: what a runtime hands back from
+//! [`Runtime::spawn_with_handle`](super::Runtime::spawn_with_handle).
+
+use core::fmt;
+
+/// A runtime's handle to a task spawned with
+/// [`Runtime::spawn_with_handle`](super::Runtime::spawn_with_handle), kept by
+/// the caller until the task has finished and then dropped.
+///
+/// Dropping it never cancels the task: it only tells the runtime that nobody
+/// will ask for the task's (empty) output, so the runtime may free the task.
+///
+/// # Why keep it
+///
+/// Detaching a task right after spawning it (dropping tokio's or async-std's
+/// `JoinHandle` at once, as [`Runtime::spawn`](super::Runtime::spawn) does)
+/// races with the worker thread that starts running it: both write the
+/// task's state, and the worker then frees the task on its own thread. On a
+/// multi-thread runtime that costs more than the rest of a trivial task's
+/// spawn and wait together (see `docs/benchmarks.md`). An
+/// [`ErrGroup`](crate::ErrGroup) keeps its tasks' handles and drops them as
+/// it takes their outcomes, when the tasks are done and nobody else touches
+/// them.
+///
+/// A runtime without such a handle (smol's tasks are detached explicitly,
+/// and a dropped `smol::Task` would cancel it) returns
+/// [`TaskHandle::detached`].
+///
+/// # Examples
+///
+/// ```
+/// use taskgroup::runtime::{Runtime, TaskHandle, TokioRuntime};
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// rt.block_on(async {
+///     let (tx, rx) = futures::channel::oneshot::channel();
+///     let handle: TaskHandle = TokioRuntime::current().spawn_with_handle(async move {
+///         tx.send(7).unwrap();
+///     });
+///     assert!(!handle.is_detached());
+///     assert_eq!(rx.await, Ok(7));
+///     drop(handle); // the task is done: the runtime frees it here
+/// });
+/// ```
+pub struct TaskHandle(Inner);
+
+// The handles are held only to be dropped later, never read.
+#[allow(dead_code)]
+enum Inner {
+    Detached,
+    #[cfg(feature = "tokio")]
+    Tokio(tokio::task::JoinHandle<()>),
+    #[cfg(feature = "async-std")]
+    AsyncStd(async_std::task::JoinHandle<()>),
+}
+
+impl TaskHandle {
+    /// The handle of a task that was detached at spawn: holding it does
+    /// nothing. What [`Runtime::spawn_with_handle`](super::Runtime::spawn_with_handle)
+    /// returns unless a runtime says otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(taskgroup::runtime::TaskHandle::detached().is_detached());
+    /// ```
+    #[must_use]
+    pub const fn detached() -> Self {
+        Self(Inner::Detached)
+    }
+
+    /// Whether this handle holds nothing (the task was detached at spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::runtime::{Runtime, SmolRuntime};
+    ///
+    /// // smol's adapter detaches its tasks: there is nothing to keep.
+    /// let handle = SmolRuntime::global().spawn_with_handle(async {});
+    /// assert!(handle.is_detached());
+    /// ```
+    #[must_use]
+    pub const fn is_detached(&self) -> bool {
+        matches!(self.0, Inner::Detached)
+    }
+}
+
+impl Default for TaskHandle {
+    fn default() -> Self {
+        Self::detached()
+    }
+}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.0 {
+            Inner::Detached => "detached",
+            #[cfg(feature = "tokio")]
+            Inner::Tokio(_) => "tokio",
+            #[cfg(feature = "async-std")]
+            Inner::AsyncStd(_) => "async-std",
+        };
+        f.debug_tuple("TaskHandle").field(&kind).finish()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl From<tokio::task::JoinHandle<()>> for TaskHandle {
+    /// Keeps a tokio task's `JoinHandle` (dropping it detaches the task).
+    fn from(handle: tokio::task::JoinHandle<()>) -> Self {
+        Self(Inner::Tokio(handle))
+    }
+}
+
+#[cfg(feature = "async-std")]
+impl From<async_std::task::JoinHandle<()>> for TaskHandle {
+    /// Keeps an async-std task's `JoinHandle` (dropping it detaches the
+    /// task).
+    fn from(handle: async_std::task::JoinHandle<()>) -> Self {
+        Self(Inner::AsyncStd(handle))
+    }
+}
