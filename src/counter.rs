@@ -6,10 +6,10 @@
 //! Everything lives in one `AtomicUsize`:
 //!
 //! ```text
-//!  usize::BITS-1     GEN_SHIFT   GEN_SHIFT-1   GEN_SHIFT-2        1    0
-//! +-------------------+-----------+-------------+------------------+---+
-//! |    generation     |           |  overflow   |      count       | W |
-//! +-------------------+-----------+-------------+------------------+---+
+//!  usize::BITS-1   GEN_SHIFT  FLAGS_SHIFT+1  FLAGS_SHIFT  FLAGS_SHIFT-1  ...   1    0
+//! +-----------------+----------+-------------+------------+-------------+-------+---+
+//! |   generation    |          |      K      |     S      |  overflow   | count | W |
+//! +-----------------+----------+-------------+------------+-------------+-------+---+
 //! ```
 //!
 //! * `W` (`WAITING`): at least one waiter has registered a listener on `event`
@@ -17,6 +17,18 @@
 //!   decrement that takes the count to zero looks at it, and clears it in the
 //!   same CAS: with nobody waiting, `add`/`done` never touch the `Event` (whose
 //!   `notify` costs a lock and a fence even with no listener).
+//! * `S` (`SLOT`) and `K` (`SLOT_WOKEN`): the single-waiter fast path. The
+//!   first async waiter of a generation claims `S` and keeps its waker in
+//!   `slot` (an `AtomicWaker`: no allocation, no list lock), where
+//!   event-listener would allocate a listener and lock its list; any other
+//!   waiter uses the `Event`. `S` belongs to the waiter that claimed it until
+//!   *that waiter* clears it (when it finishes or is dropped), so only the
+//!   owner ever registers a waker in the slot: no waiter of a later
+//!   generation can be overwritten by a late re-registration. The decrement
+//!   to zero that finds `S` set and `K` clear sets `K` in the same CAS and
+//!   wakes the slot; a later generation's decrement that finds `K` set
+//!   leaves it (the owner was woken already). A waiter that never finishes
+//!   and is never dropped keeps the slot: later waiters use the `Event`.
 //! * `count`: the outstanding count, at most [`MAX_COUNT`].
 //! * `overflow`: a guard bit above the count. `add` is a plain `fetch_add`;
 //!   an `add` past `MAX_COUNT` carries into this bit, never into the
@@ -39,35 +51,53 @@
 //! notified), or the decrement comes first (the waiter's CAS then sees the new
 //! generation and the waiter finishes without parking). Listen, then re-check:
 //! no notification can fall between the check and the listen.
+//!
+//! The slot waiter is the same argument with the claim CAS in place of the
+//! `W` CAS: either the claim comes first (the decrement then sees `S` and
+//! wakes the slot) or the decrement does (the claim fails on the new
+//! generation). The waker is registered after the claim, so the wake may
+//! come first: `AtomicWaker` then hands it nothing, and the waiter's
+//! re-check after registering sees the new generation (the decrement's CAS
+//! precedes its wake, and the wake and the register are RMWs of one word).
+//! A re-poll re-registers and re-checks the same way. The owner frees the
+//! slot by taking its waker out and then clearing `S` and `K` (release); the
+//! next claimer's CAS (acquire) therefore registers after that take.
 
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 #[cfg(feature = "std")]
 use std::time::{Duration, Instant};
 
 use event_listener::{Event, EventListener, Listener};
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, AtomicWaker, Ordering};
 
 /// Some waiter expects a notification when the count next reaches zero.
 const WAITING: usize = 1;
 /// The count starts at bit 1.
 const COUNT_SHIFT: u32 = 1;
-/// The generation takes the high half of the word on 64-bit targets (and the
-/// top 8 bits elsewhere); the bit below it is the overflow guard.
-const GEN_SHIFT: u32 = if usize::BITS >= 64 {
+/// The two slot flags and the generation take the high half of the word on
+/// 64-bit targets (and the top 8 bits elsewhere); the bit below them is the
+/// overflow guard.
+const FLAGS_SHIFT: u32 = if usize::BITS >= 64 {
     32
 } else {
     usize::BITS - 8
 };
+/// An async waiter's waker is in `slot` (see the module docs).
+const SLOT: usize = 1 << FLAGS_SHIFT;
+/// The generation of the slot's owner ended, and its waker was woken.
+const SLOT_WOKEN: usize = 1 << (FLAGS_SHIFT + 1);
+/// The generation starts above the slot flags.
+const GEN_SHIFT: u32 = FLAGS_SHIFT + 2;
 /// One unit of generation.
 const GEN_ONE: usize = 1 << GEN_SHIFT;
 /// The bits of the generation.
 const GEN_MASK: usize = !(GEN_ONE - 1);
 /// The count and its overflow guard bit, shifted down.
-const COUNT_FIELD: usize = (1 << (GEN_SHIFT - COUNT_SHIFT)) - 1;
+const COUNT_FIELD: usize = (1 << (FLAGS_SHIFT - COUNT_SHIFT)) - 1;
 /// The largest count (2^30 - 1 on 64-bit targets): one bit below the guard.
 pub(crate) const MAX_COUNT: usize = COUNT_FIELD >> 1;
 
@@ -93,6 +123,8 @@ pub(crate) enum AtZero {
 /// A count whose waiters are woken when it reaches zero.
 pub(crate) struct ZeroCounter {
     state: AtomicUsize,
+    /// The waker of the waiter holding `SLOT`.
+    slot: AtomicWaker,
     event: Event,
 }
 
@@ -101,6 +133,7 @@ impl ZeroCounter {
         assert!(count <= MAX_COUNT, "{}", overflow_message);
         Self {
             state: AtomicUsize::new(count << COUNT_SHIFT),
+            slot: AtomicWaker::new(),
             event: Event::new(),
         }
     }
@@ -158,14 +191,18 @@ impl ZeroCounter {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let count = count_of(state);
+            let slot = state & (SLOT | SLOT_WOKEN);
             let new = if count < n {
                 match at_zero {
                     AtZero::Ignore => return,
                     AtZero::Panic(message) => panic!("{}", message),
                 }
             } else if count == n {
-                // To zero: next generation, count 0, `WAITING` cleared.
-                generation_of(state).wrapping_add(GEN_ONE)
+                // To zero: next generation, count 0, `WAITING` cleared; a
+                // claimed slot stays its owner's, and is ours to wake if its
+                // owner was not woken yet.
+                let woken = if slot == SLOT { SLOT_WOKEN } else { 0 };
+                generation_of(state).wrapping_add(GEN_ONE) | slot | woken
             } else {
                 state - (n << COUNT_SHIFT)
             };
@@ -178,15 +215,54 @@ impl ZeroCounter {
                 .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    if count == n && state & WAITING != 0 {
-                        trace_event!(trace, "count reached zero: waking its waiters");
-                        self.event.notify(usize::MAX);
+                    if count == n {
+                        if state & WAITING != 0 {
+                            trace_event!(trace, "count reached zero: waking its waiters");
+                            self.event.notify(usize::MAX);
+                        }
+                        if slot == SLOT {
+                            trace_event!(trace, "count reached zero: waking its slot waiter");
+                            self.slot.wake();
+                        }
                     }
                     return;
                 }
                 Err(actual) => state = actual,
             }
         }
+    }
+
+    /// Claims the waker slot for `generation` and registers `waker` in it.
+    fn claim_slot(&self, generation: usize, waker: &Waker) -> Claim {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if count_of(state) == 0 || generation_of(state) != generation {
+                return Claim::Ended;
+            }
+            if state & SLOT != 0 {
+                return Claim::Taken;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state | SLOT,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => state = actual,
+            }
+        }
+        self.slot.register(waker);
+        Claim::Claimed
+    }
+
+    /// The slot's owner is done (finished or dropped): takes its waker out,
+    /// then frees the slot. Release: the next claimer (an acquire CAS)
+    /// registers after the take.
+    fn release_slot(&self) {
+        drop(self.slot.take());
+        self.state
+            .fetch_and(!(SLOT | SLOT_WOKEN), Ordering::Release);
     }
 
     /// The generation to wait on, or `None` when the count is zero already.
@@ -285,11 +361,30 @@ impl fmt::Debug for ZeroCounter {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Wait<'a> {
     counter: &'a ZeroCounter,
-    /// The generation being waited on; `None` once finished.
-    generation: Option<usize>,
-    /// Registered on the first `Pending` poll, never before: waiting on a
-    /// group that is already at zero allocates nothing.
+    stage: Stage,
+    /// Registered on a `Pending` poll when the waker slot is taken, never
+    /// before: waiting on a group that is already at zero allocates nothing,
+    /// and neither does the first waiter of a generation (it takes the slot).
     listener: Option<EventListener>,
+}
+
+/// Where a [`Wait`] is.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// Finished (or created on a count at zero).
+    Done,
+    /// Waiting for the end of this generation, through the `Event` once it
+    /// has a listener.
+    Waiting(usize),
+    /// Waiting for the end of this generation with its waker in the slot.
+    InSlot(usize),
+}
+
+/// What [`ZeroCounter::claim_slot`] found.
+enum Claim {
+    Claimed,
+    Taken,
+    Ended,
 }
 
 impl<'a> Wait<'a> {
@@ -297,7 +392,10 @@ impl<'a> Wait<'a> {
     pub(crate) fn new(counter: &'a ZeroCounter) -> Self {
         Self {
             counter,
-            generation: counter.waiting_generation(),
+            stage: match counter.waiting_generation() {
+                Some(generation) => Stage::Waiting(generation),
+                None => Stage::Done,
+            },
             listener: None,
         }
     }
@@ -310,9 +408,10 @@ impl Future for Wait<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Fast path, inlined into the caller: a group that was at zero when
         // `wait` was called is ready without touching anything else.
-        match self.generation {
-            None => Poll::Ready(()),
-            Some(generation) => self.poll_waiting(generation, cx),
+        match self.stage {
+            Stage::Done => Poll::Ready(()),
+            Stage::Waiting(generation) => self.poll_waiting(generation, cx),
+            Stage::InSlot(generation) => self.poll_in_slot(generation, cx),
         }
     }
 }
@@ -328,6 +427,16 @@ impl Wait<'_> {
                 self.listener = None;
                 // A late notification for an earlier generation: re-check,
                 // and register again if our generation is still running.
+            } else {
+                // Not registered yet: the waker slot first.
+                match self.counter.claim_slot(generation, cx.waker()) {
+                    Claim::Claimed => {
+                        self.stage = Stage::InSlot(generation);
+                        return self.poll_in_slot(generation, cx);
+                    }
+                    Claim::Ended => break,
+                    Claim::Taken => {}
+                }
             }
             if self.counter.reached_zero(generation) {
                 break;
@@ -337,14 +446,27 @@ impl Wait<'_> {
                 None => break,
             }
         }
-        self.generation = None;
+        self.stage = Stage::Done;
         Poll::Ready(())
+    }
+
+    /// Holding the slot: (re-)register the waker, then re-check (see the
+    /// module's wake-up argument); free the slot once finished.
+    fn poll_in_slot(&mut self, generation: usize, cx: &mut Context<'_>) -> Poll<()> {
+        self.counter.slot.register(cx.waker());
+        if self.counter.reached_zero(generation) {
+            trace_event!(trace, "count waiter woken");
+            self.stage = Stage::Done;
+            self.counter.release_slot();
+            return Poll::Ready(());
+        }
+        Poll::Pending
     }
 }
 
 impl Drop for Wait<'_> {
     // Inlined: a wait that never parked (the common, open-group case) only
-    // tests `listener`; the discard is out of line.
+    // tests its fields; giving up a registration is out of line.
     #[inline]
     fn drop(&mut self) {
         // A listener that was notified but never polled again would pass its
@@ -354,6 +476,9 @@ impl Drop for Wait<'_> {
         // notified already.
         if let Some(listener) = self.listener.take() {
             discard(listener);
+        }
+        if let Stage::InSlot(_) = self.stage {
+            self.counter.release_slot();
         }
     }
 }
@@ -367,7 +492,7 @@ impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("count", &self.counter.count())
-            .field("finished", &self.generation.is_none())
+            .field("finished", &matches!(self.stage, Stage::Done))
             .finish()
     }
 }

@@ -16,6 +16,57 @@ pub(crate) use alloc::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
 
+/// One waker, registered and woken without a lock: `atomic-waker`'s, or
+/// loom's model of the same type under loom.
+pub(crate) struct AtomicWaker {
+    #[cfg(not(loom))]
+    inner: atomic_waker::AtomicWaker,
+    #[cfg(loom)]
+    inner: loom::future::AtomicWaker,
+}
+
+// A panic leaves the slot consistent (every operation is a CAS on its state
+// word; a waker is woken outside the critical section), as event-listener's
+// `Event` does: keep `WaitGroup` and `Latch` unwind-safe, as they were.
+impl core::panic::UnwindSafe for AtomicWaker {}
+impl core::panic::RefUnwindSafe for AtomicWaker {}
+
+impl AtomicWaker {
+    pub(crate) fn new() -> Self {
+        Self {
+            #[cfg(not(loom))]
+            inner: atomic_waker::AtomicWaker::new(),
+            #[cfg(loom)]
+            inner: loom::future::AtomicWaker::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn register(&self, waker: &core::task::Waker) {
+        #[cfg(not(loom))]
+        self.inner.register(waker);
+        #[cfg(loom)]
+        self.inner.register_by_ref(waker);
+    }
+
+    #[inline]
+    pub(crate) fn wake(&self) {
+        self.inner.wake();
+    }
+
+    #[inline]
+    pub(crate) fn take(&self) -> Option<core::task::Waker> {
+        #[cfg(not(loom))]
+        {
+            self.inner.take()
+        }
+        #[cfg(loom)]
+        {
+            self.inner.take_waker()
+        }
+    }
+}
+
 #[cfg(loom)]
 use loom::sync as lock_impl;
 #[cfg(all(not(loom), feature = "std"))]

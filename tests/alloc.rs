@@ -7,9 +7,12 @@
 //!   `enter`, `wait()` on an open group, `Latch` `count_down` and `wait()` on
 //!   an open latch, `CancellationToken::cancelled()` on a cancelled token,
 //!   `Semaphore` `try_acquire` and `acquire()` with a permit free;
+//! * a lone parked `WaitGroup`/`Latch` `wait()` allocates nothing either (it
+//!   takes the counter's waker slot);
 //! * the paths that must allocate allocate exactly what is documented: a
-//!   parked `wait()` one event-listener listener (plus the `Event`'s shared
-//!   state on a group's first park), `child_token()` one node, a queued
+//!   second parked `wait()` beside it one event-listener listener (plus the
+//!   `Event`'s shared state the first time on a group), a parked
+//!   `cancelled()` one listener, `child_token()` one node, a queued
 //!   `acquire()` three blocks and the release that grants it one;
 //! * `ErrGroup::spawn` costs at most one allocation per task beyond the
 //!   runtime's own (a raw spawn of the same future on the same runtime), on
@@ -238,59 +241,73 @@ fn first_listener() -> Allocs {
     first
 }
 
-/// A `wait()` that has to park registers one event-listener listener: one
-/// allocation, its bytes exactly those of a bare `Event::listen()`. The first
-/// park on a group also creates the `Event`'s shared state (one more
-/// allocation, kept for the group's life). Re-polling while pending, the
-/// `done()` that wakes it and the `Ready` poll allocate nothing.
+/// A `wait()` that parks alone takes the group's waker slot: it allocates
+/// nothing. A second waiter parked beside it registers one event-listener
+/// listener: one allocation, its bytes exactly those of a bare
+/// `Event::listen()` (the first such park on a group also creates the
+/// `Event`'s shared state, one more allocation kept for the group's life).
+/// Re-polling while pending, the `done()` that wakes them and the `Ready`
+/// polls allocate nothing.
 #[test]
-fn one_parked_wait_allocates_one_listener() {
+fn a_lone_parked_wait_allocates_nothing_and_a_second_one_listener() {
     let one = one_listener();
     let first = first_listener();
     assert_eq!(one.0, 1, "event-listener allocates a listener as one block");
     assert_eq!(first.0, 2, "and its shared state as one more, on first use");
 
     let wg = WaitGroup::new();
-    let park_and_wake = || {
+    let park_two_and_wake = || {
         wg.add(1);
-        let mut wait = pin!(wg.wait());
-        let (parked, poll) = allocations_in(|| poll_once(wait.as_mut()));
+        let mut lone = pin!(wg.wait());
+        let (parked, poll) = allocations_in(|| poll_once(lone.as_mut()));
         assert!(poll.is_pending());
+        assert_eq!(parked, (0, 0), "a lone parked wait takes the slot");
 
-        let (again, poll) = allocations_in(|| poll_once(wait.as_mut()));
+        let (again, poll) = allocations_in(|| poll_once(lone.as_mut()));
         assert!(poll.is_pending());
         assert_eq!(again, (0, 0), "a pending re-poll must not allocate");
 
-        let (woken, poll) = allocations_in(|| {
+        let mut second = pin!(wg.wait());
+        let (second_parked, poll) = allocations_in(|| poll_once(second.as_mut()));
+        assert!(poll.is_pending());
+        let (again, poll) = allocations_in(|| poll_once(second.as_mut()));
+        assert!(poll.is_pending());
+        assert_eq!(again, (0, 0), "a pending re-poll must not allocate");
+
+        let (woken, polls) = allocations_in(|| {
             wg.done();
-            poll_once(wait.as_mut())
+            (poll_once(lone.as_mut()), poll_once(second.as_mut()))
         });
-        assert!(poll.is_ready());
+        assert!(polls.0.is_ready() && polls.1.is_ready());
         assert_eq!(woken, (0, 0), "the wake-up must not allocate");
-        parked
+        second_parked
     };
 
-    let first_park = park_and_wake();
+    let first_park = park_two_and_wake();
     eprintln!(
-        "first parked wait on a group: {} allocation(s), {} bytes",
+        "second parked wait, first time on a group: {} allocation(s), {} bytes",
         first_park.0, first_park.1
     );
-    assert_eq!(first_park, first, "the first park: shared state + listener");
+    assert_eq!(
+        first_park, first,
+        "the first listener: shared state + listener"
+    );
     for _ in 0..100 {
-        assert_eq!(park_and_wake(), one, "every later park: one listener");
+        assert_eq!(park_two_and_wake(), one, "every later one: one listener");
     }
     eprintln!(
-        "later parked wait: {} allocation(s), {} bytes",
+        "later second parked wait: {} allocation(s), {} bytes",
         one.0, one.1
     );
 
-    // The same for a latch and for a cancellation token: one listener per
-    // parked wait (dropping the pending future frees it).
+    // A latch shares the counter: a lone parked wait takes the slot (and
+    // dropping it frees the slot). A cancellation token has no slot: one
+    // listener per parked wait (dropping the pending future frees it).
     let latch = Latch::new(1);
-    let per_park = allocations_per_run("a parked Latch::wait", 100, || {
+    let per_park = allocations_per_run("a lone parked Latch::wait", 100, || {
         assert!(poll_once(pin!(latch.wait())).is_pending());
     });
-    assert_eq!(per_park, one, "a parked Latch::wait: one listener");
+    assert_eq!(per_park, (0, 0), "a lone parked Latch::wait takes the slot");
 
     let token = CancellationToken::new();
     let per_park = allocations_per_run("a parked cancelled()", 100, || {

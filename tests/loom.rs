@@ -120,6 +120,30 @@ mod wait_group {
     }
 
     #[test]
+    fn slot_owner_of_one_round_and_a_waiter_of_the_next() {
+        // The first round's waiter holds the waker slot; the count reaches
+        // zero, is raised, and a second round's waiter parks (on the Event
+        // while the slot is still held, or in the slot once it is freed) —
+        // while the first may still be re-registering. Both must finish: a
+        // late re-registration never overwrites the next round's waker.
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let first = wg.clone();
+            let first_round = thread::spawn(move || block_on(first.wait()));
+            wg.done();
+            wg.add(1);
+            let second = wg.clone();
+            let second_round = thread::spawn(move || block_on(second.wait()));
+            wg.done();
+            first_round.join().unwrap();
+            second_round.join().unwrap();
+        });
+    }
+
+    #[test]
     fn wait_blocking_against_done() {
         loom::model(|| {
             let wg = WaitGroup::new();
