@@ -7,9 +7,18 @@
 //!
 //! | feature     | adapter             | spawns with                          | sleeps with                  |
 //! |-------------|---------------------|--------------------------------------|------------------------------|
-//! | `tokio`     | [`TokioRuntime`]    | `Handle::spawn` (detached)           | `tokio::time::sleep`         |
-//! | `smol`      | [`SmolRuntime`]     | `smol::spawn` or your `Executor`     | `smol::Timer`                |
-//! | `async-std` | [`AsyncStdRuntime`] | `async_std::task::spawn` (detached)  | `async_std::task::sleep`     |
+//! | `tokio`     | [`TokioRuntime`]    | `Handle::spawn` (handle kept or detached) | `tokio::time::sleep`    |
+//! | `smol`      | [`SmolRuntime`]     | `smol::spawn` or your `Executor` (detached) | `smol::Timer`         |
+//! | `async-std` | [`AsyncStdRuntime`] | `async_std::task::spawn` (handle kept or detached) | `async_std::task::sleep` |
+//!
+//! [`Runtime::spawn`] detaches the task. [`Runtime::spawn_with_handle`]
+//! returns a [`TaskHandle`] for the caller to keep until the task is done:
+//! an [`ErrGroup`](crate::ErrGroup) spawns that way, because detaching a task
+//! that another thread is already running costs the spawning thread more, on
+//! tokio's multi-thread runtime and on async-std, than the rest of a trivial
+//! task's spawn and join (see `docs/benchmarks.md`). Implementing it is
+//! optional: the provided method spawns and returns
+//! [`TaskHandle::detached`].
 //!
 //! # Implementing it for your executor
 //!
