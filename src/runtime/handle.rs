@@ -24,14 +24,16 @@ use core::fmt;
 ///
 /// A runtime without such a handle (smol's tasks are detached explicitly,
 /// and a dropped `smol::Task` would cancel it) returns
-/// [`TaskHandle::detached`].
+/// [`TaskHandle::detached`], and so does tokio's adapter on a current-thread
+/// runtime (no other thread can be running the task when it is detached at
+/// spawn, so detaching costs nothing there).
 ///
 /// # Examples
 ///
 /// ```
 /// use taskgroup::runtime::{Runtime, TaskHandle, TokioRuntime};
 ///
-/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
 /// rt.block_on(async {
 ///     let (tx, rx) = futures::channel::oneshot::channel();
 ///     let handle: TaskHandle = TokioRuntime::current().spawn_with_handle(async move {

@@ -7,7 +7,7 @@
 //!
 //! | feature     | adapter             | spawns with                          | sleeps with                  |
 //! |-------------|---------------------|--------------------------------------|------------------------------|
-//! | `tokio`     | [`TokioRuntime`]    | `Handle::spawn` (handle kept or detached) | `tokio::time::sleep`    |
+//! | `tokio`     | [`TokioRuntime`]    | `Handle::spawn` (handle kept on a multi-thread runtime, else detached) | `tokio::time::sleep` |
 //! | `smol`      | [`SmolRuntime`]     | `smol::spawn` or your `Executor` (detached) | `smol::Timer`         |
 //! | `async-std` | [`AsyncStdRuntime`] | `async_std::task::spawn` (handle kept or detached) | `async_std::task::sleep` |
 //!

@@ -27,6 +27,11 @@ use super::{Runtime, TaskHandle};
 #[derive(Clone, Debug)]
 pub struct TokioRuntime {
     handle: tokio::runtime::Handle,
+    /// Whether `spawn_with_handle` hands the `JoinHandle` back: not on a
+    /// current-thread runtime, where no other thread can be running the task
+    /// when it is detached at spawn, so detaching costs nothing and keeping
+    /// the handle would only add the caller's bookkeeping.
+    keep_handles: bool,
 }
 
 impl TokioRuntime {
@@ -53,9 +58,7 @@ impl TokioRuntime {
     #[must_use]
     #[track_caller]
     pub fn current() -> Self {
-        Self {
-            handle: tokio::runtime::Handle::current(),
-        }
+        Self::from_handle(tokio::runtime::Handle::current())
     }
 
     /// The runtime behind `handle`. Unlike [`current`](Self::current) it
@@ -81,7 +84,11 @@ impl TokioRuntime {
     /// ```
     #[must_use]
     pub fn from_handle(handle: tokio::runtime::Handle) -> Self {
-        Self { handle }
+        let keep_handles = handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread;
+        Self {
+            handle,
+            keep_handles,
+        }
     }
 
     /// The tokio handle this spawns on, e.g. for tokio-only APIs
@@ -109,7 +116,12 @@ impl Runtime for TokioRuntime {
     }
 
     fn spawn_with_handle<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> TaskHandle {
-        self.handle.spawn(future).into()
+        if self.keep_handles {
+            self.handle.spawn(future).into()
+        } else {
+            self.spawn(future);
+            TaskHandle::detached()
+        }
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {
