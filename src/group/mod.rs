@@ -566,10 +566,11 @@ where
     /// });
     /// ```
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
-        let mut values = Vec::new();
+        let finished = self.spawner.shared.all_finished().await;
+        let mut values = Vec::with_capacity(finished.len());
         let mut failure = None;
         let mut cancellation = None;
-        for (index, result) in self.spawner.shared.all_finished().await {
+        for (index, result) in finished {
             match result {
                 Ok(value) => values.push((index, value)),
                 Err(error @ (GroupError::Task(_) | GroupError::Panicked(_))) => {

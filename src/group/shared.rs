@@ -435,7 +435,9 @@ impl<T, E> Shared<T, E> {
         state.closed = true;
         drop(state);
         self.release_handles();
-        Some(core::iter::from_fn(|| self.outcomes.pop()).collect())
+        let mut all = Vec::with_capacity(self.outcomes.len());
+        all.extend(core::iter::from_fn(|| self.outcomes.pop()));
+        Some(all)
     }
 
     fn try_next_finished(&self) -> Option<Option<Finished<T, E>>> {
