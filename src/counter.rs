@@ -191,7 +191,6 @@ impl ZeroCounter {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let count = count_of(state);
-            let slot = state & (SLOT | SLOT_WOKEN);
             let new = if count < n {
                 match at_zero {
                     AtZero::Ignore => return,
@@ -199,10 +198,11 @@ impl ZeroCounter {
                 }
             } else if count == n {
                 // To zero: next generation, count 0, `WAITING` cleared; a
-                // claimed slot stays its owner's, and is ours to wake if its
-                // owner was not woken yet.
-                let woken = if slot == SLOT { SLOT_WOKEN } else { 0 };
-                generation_of(state).wrapping_add(GEN_ONE) | slot | woken
+                // claimed slot stays its owner's, and is ours to wake (set
+                // `SLOT_WOKEN`) if its owner was not woken yet. Branch-free:
+                // this is the hot path of every `add(1)` + `done()` pair.
+                (state & (GEN_MASK | SLOT | SLOT_WOKEN)).wrapping_add(GEN_ONE)
+                    | ((state & SLOT) << 1)
             } else {
                 state - (n << COUNT_SHIFT)
             };
@@ -215,20 +215,29 @@ impl ZeroCounter {
                 .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    if count == n {
-                        if state & WAITING != 0 {
-                            trace_event!(trace, "count reached zero: waking its waiters");
-                            self.event.notify(usize::MAX);
-                        }
-                        if slot == SLOT {
-                            trace_event!(trace, "count reached zero: waking its slot waiter");
-                            self.slot.wake();
-                        }
+                    if count == n && state & (WAITING | SLOT) != 0 {
+                        self.wake_waiters(state);
                     }
                     return;
                 }
                 Err(actual) => state = actual,
             }
+        }
+    }
+
+    /// The count reached zero from `state`: notifies the `Event`'s waiters
+    /// and wakes the slot's owner (if it was not woken yet). Out of line, so
+    /// that `add`/`done` with nobody waiting stay small.
+    #[cold]
+    #[inline(never)]
+    fn wake_waiters(&self, state: usize) {
+        if state & WAITING != 0 {
+            trace_event!(trace, "count reached zero: waking its waiters");
+            self.event.notify(usize::MAX);
+        }
+        if state & (SLOT | SLOT_WOKEN) == SLOT {
+            trace_event!(trace, "count reached zero: waking its slot waiter");
+            self.slot.wake();
         }
     }
 
