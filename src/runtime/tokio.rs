@@ -27,11 +27,6 @@ use super::{Runtime, TaskHandle};
 #[derive(Clone, Debug)]
 pub struct TokioRuntime {
     handle: tokio::runtime::Handle,
-    /// Whether `spawn_with_handle` hands the `JoinHandle` back: not on a
-    /// current-thread runtime, where no other thread can be running the task
-    /// when it is detached at spawn, so detaching costs nothing and keeping
-    /// the handle would only add the caller's bookkeeping.
-    keep_handles: bool,
 }
 
 impl TokioRuntime {
@@ -84,11 +79,7 @@ impl TokioRuntime {
     /// ```
     #[must_use]
     pub fn from_handle(handle: tokio::runtime::Handle) -> Self {
-        let keep_handles = handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread;
-        Self {
-            handle,
-            keep_handles,
-        }
+        Self { handle }
     }
 
     /// The tokio handle this spawns on, e.g. for tokio-only APIs
@@ -116,7 +107,11 @@ impl Runtime for TokioRuntime {
     }
 
     fn spawn_with_handle<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> TaskHandle {
-        if self.keep_handles {
+        // Not on a current-thread runtime: no other thread can be running
+        // the task when it is detached at spawn, so detaching costs nothing
+        // there, and keeping the handle would only add the caller's
+        // bookkeeping. (Reading the flavor is a match on the handle.)
+        if self.handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
             self.handle.spawn(future).into()
         } else {
             self.spawn(future);
