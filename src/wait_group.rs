@@ -272,9 +272,9 @@ impl WaitGroup {
         // The guard is captured by the task's future, so it is dropped (and
         // calls `done`) however that future ends, even never polled.
         let guard = self.enter();
-        runtime.spawn(async move {
-            let _guard = guard;
-            future.await;
+        runtime.spawn(Guarded {
+            stage: GuardedStage::Running { future },
+            guard: Some(guard),
         });
     }
 
@@ -481,4 +481,53 @@ fn panicking() -> bool {
     return std::thread::panicking();
     #[cfg(not(feature = "std"))]
     return false;
+}
+
+#[cfg(feature = "std")]
+pin_project_lite::pin_project! {
+    /// The task [`WaitGroup::spawn`] hands the runtime: the user's future and
+    /// the guard that balances its `add`. Written out rather than an `async`
+    /// block, which kept the future twice (the captured one and the one being
+    /// awaited).
+    ///
+    /// On `Ready` the future is dropped first and then the guard, so `wait`
+    /// never returns before the future is gone. Dropped unfinished (the
+    /// runtime shut down), fields drop in order: the future, then the guard.
+    struct Guarded<F> {
+        #[pin]
+        stage: GuardedStage<F>,
+        guard: Option<WaitGuard>,
+    }
+}
+
+#[cfg(feature = "std")]
+pin_project_lite::pin_project! {
+    #[project = GuardedProjection]
+    #[project_replace = GuardedReplaced]
+    enum GuardedStage<F> {
+        Running { #[pin] future: F },
+        Done,
+    }
+}
+
+#[cfg(feature = "std")]
+impl<F: core::future::Future<Output = ()>> core::future::Future for Guarded<F> {
+    type Output = ();
+
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        let mut this = self.project();
+        if let GuardedProjection::Running { future } = this.stage.as_mut().project() {
+            if future.poll(cx).is_pending() {
+                return core::task::Poll::Pending;
+            }
+            // If the future's `Drop` panics, the guard stays in `guard` and
+            // is dropped with the task: `done` is still called.
+            this.stage.project_replace(GuardedStage::Done);
+        }
+        drop(this.guard.take());
+        core::task::Poll::Ready(())
+    }
 }
