@@ -47,6 +47,7 @@ mod static_assertions {
         send_sync_static::<taskgroup::runtime::TokioRuntime>();
         send_sync_static::<taskgroup::runtime::SmolRuntime>();
         send_sync_static::<taskgroup::runtime::AsyncStdRuntime>();
+        send_sync_static::<taskgroup::runtime::TaskHandle>();
     }
 
     #[test]
