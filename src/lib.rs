@@ -121,6 +121,8 @@ mod group;
 mod latch;
 mod listen;
 mod semaphore;
+#[cfg(feature = "std")]
+mod stage;
 mod sync;
 mod wait_group;
 

@@ -273,7 +273,7 @@ impl WaitGroup {
         // calls `done`) however that future ends, even never polled.
         let guard = self.enter();
         runtime.spawn(Guarded {
-            stage: GuardedStage::Running { future },
+            stage: crate::stage::Stage::Running { future },
             guard: Some(guard),
         });
     }
@@ -495,18 +495,8 @@ pin_project_lite::pin_project! {
     /// runtime shut down), fields drop in order: the future, then the guard.
     struct Guarded<F> {
         #[pin]
-        stage: GuardedStage<F>,
+        stage: crate::stage::Stage<F>,
         guard: Option<WaitGuard>,
-    }
-}
-
-#[cfg(feature = "std")]
-pin_project_lite::pin_project! {
-    #[project = GuardedProjection]
-    #[project_replace = GuardedReplaced]
-    enum GuardedStage<F> {
-        Running { #[pin] future: F },
-        Done,
     }
 }
 
@@ -519,13 +509,13 @@ impl<F: core::future::Future<Output = ()>> core::future::Future for Guarded<F> {
         cx: &mut core::task::Context<'_>,
     ) -> core::task::Poll<()> {
         let mut this = self.project();
-        if let GuardedProjection::Running { future } = this.stage.as_mut().project() {
+        if let crate::stage::StageProjection::Running { future } = this.stage.as_mut().project() {
             if future.poll(cx).is_pending() {
                 return core::task::Poll::Pending;
             }
             // If the future's `Drop` panics, the guard stays in `guard` and
             // is dropped with the task: `done` is still called.
-            this.stage.project_replace(GuardedStage::Done);
+            this.stage.project_replace(crate::stage::Stage::Done);
         }
         drop(this.guard.take());
         core::task::Poll::Ready(())

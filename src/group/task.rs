@@ -9,6 +9,7 @@ use core::task::{Context, Poll};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::shared::Shared;
+use crate::stage::{Stage, StageProjection};
 use crate::sync::Arc;
 
 /// What became of a task, before the group turns it into a
@@ -43,15 +44,6 @@ pin_project_lite::pin_project! {
                 stage.project_replace(Stage::Done);
             }));
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = StageProjection]
-    #[project_replace = StageReplaced]
-    enum Stage<F> {
-        Running { #[pin] future: F },
-        Done,
     }
 }
 
