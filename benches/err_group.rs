@@ -48,6 +48,9 @@
 //!   (a short batch each, order rotated every round), and the median per
 //!   contender and its ratio to the best are printed.
 //!
+//! (The runtimes and their drivers: `benches/support/runtimes.rs`; the
+//! interleaved pass: `benches/support/harness.rs`.)
+//!
 //! Run: `cargo bench --bench err_group --features tokio,smol,async-std`
 //! (under two minutes).
 
@@ -55,7 +58,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, Criterion};
 use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
@@ -68,6 +71,18 @@ use taskgroup::{ErrGroup, WaitGroup};
 mod counting_alloc;
 
 use counting_alloc::allocated;
+
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/runtimes.rs"]
+mod runtimes;
+
+use runtimes::{AsyncStd, Rt, Runtimes, SmolGlobal, SmolThreads, Timed, Tokio};
+
+/// The runtimes: the dedicated smol executor is run by the bench thread.
+fn new_runtimes() -> Runtimes {
+    Runtimes::new(SmolThreads::BenchThread)
+}
 
 // ---------------------------------------------------------------------------
 // The contenders: one batch of `n` spawns and the join.
@@ -187,61 +202,17 @@ async fn async_std_handles(n: usize) -> Vec<u64> {
 }
 
 // ---------------------------------------------------------------------------
-// Drivers: how each runtime is entered for a sample.
-
-/// Runs a future to completion on one runtime, from the bench thread.
-trait Driver {
-    fn block_on<F: Future>(&self, future: F) -> F::Output;
-}
-
-impl Driver for &tokio::runtime::Runtime {
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        tokio::runtime::Runtime::block_on(self, future)
-    }
-}
-
-struct SmolGlobal;
-
-impl Driver for SmolGlobal {
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        smol::block_on(future)
-    }
-}
-
-struct SmolExecutor(Arc<smol::Executor<'static>>);
-
-impl Driver for SmolExecutor {
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        smol::block_on(self.0.run(future))
-    }
-}
-
-struct AsyncStd;
-
-impl Driver for AsyncStd {
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        async_std::task::block_on(future)
-    }
-}
+// Timing: each runtime is entered by its driver's `block_on`
+// (`benches/support/runtimes.rs`).
 
 /// Times `iters` batches of `n` inside one `block_on`.
-type Timed<'a> = Box<dyn Fn(u64) -> Duration + 'a>;
-
-fn timed<'a, D, F, Fut>(driver: D, n: usize, batch: F) -> Timed<'a>
+fn timed<'a, R, F, Fut>(driver: R, n: usize, batch: F) -> Timed<'a>
 where
-    D: Driver + 'a,
+    R: Rt + 'a,
     F: Fn(usize) -> Fut + 'a,
     Fut: Future,
 {
-    Box::new(move |iters| {
-        driver.block_on(async {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(batch(n).await);
-            }
-            start.elapsed()
-        })
-    })
+    runtimes::timed(driver, move || batch(n))
 }
 
 /// A group of contenders on one runtime, for one `n`.
@@ -251,117 +222,95 @@ struct Contenders<'a> {
     list: Vec<(&'static str, Timed<'a>)>,
 }
 
-/// The runtimes, built once for the whole run.
-struct Runtimes {
-    tokio_mt: tokio::runtime::Runtime,
-    tokio_ct: tokio::runtime::Runtime,
-    smol_executor: Arc<smol::Executor<'static>>,
-}
-
-impl Runtimes {
-    fn new() -> Self {
-        Self {
-            tokio_mt: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .expect("tokio multi-thread runtime"),
-            tokio_ct: tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("tokio current-thread runtime"),
-            smol_executor: Arc::new(smol::Executor::new()),
-        }
-    }
-
-    fn groups(&self, n: usize) -> Vec<Contenders<'_>> {
-        let mt = &self.tokio_mt;
-        let ct = &self.tokio_ct;
-        let ex = &self.smol_executor;
-        vec![
-            Contenders {
-                runtime: "tokio_mt",
-                n,
-                list: vec![
-                    (
-                        "errgroup_join",
-                        timed(mt, n, |n| errgroup_join(TokioRuntime::current(), n)),
-                    ),
-                    (
-                        "errgroup_join_next",
-                        timed(mt, n, |n| errgroup_join_next(TokioRuntime::current(), n)),
-                    ),
-                    (
-                        "waitgroup_spawn",
-                        timed(mt, n, |n| wait_group(TokioRuntime::current(), n)),
-                    ),
-                    ("joinset", timed(mt, n, tokio_join_set)),
-                    ("task_tracker", timed(mt, n, tokio_task_tracker)),
-                    ("vec_join_handle", timed(mt, n, tokio_handles)),
-                    ("join_all_handles", timed(mt, n, tokio_join_all)),
-                ],
-            },
-            Contenders {
-                runtime: "tokio_ct",
-                n,
-                list: vec![
-                    (
-                        "errgroup_join",
-                        timed(ct, n, |n| errgroup_join(TokioRuntime::current(), n)),
-                    ),
-                    ("joinset", timed(ct, n, tokio_join_set)),
-                    ("vec_join_handle", timed(ct, n, tokio_handles)),
-                ],
-            },
-            Contenders {
-                runtime: "smol_global",
-                n,
-                list: vec![
-                    (
-                        "errgroup_join",
-                        timed(SmolGlobal, n, |n| errgroup_join(SmolRuntime::global(), n)),
-                    ),
-                    ("smol_spawn_tasks", timed(SmolGlobal, n, smol_global_tasks)),
-                ],
-            },
-            Contenders {
-                runtime: "smol_executor",
-                n,
-                list: vec![
-                    (
-                        "errgroup_join",
-                        timed(SmolExecutor(Arc::clone(ex)), n, move |n| {
-                            errgroup_join(SmolRuntime::with_executor(Arc::clone(ex)), n)
-                        }),
-                    ),
-                    (
-                        "executor_spawn_tasks",
-                        timed(SmolExecutor(Arc::clone(ex)), n, move |n| {
-                            smol_executor_tasks(Arc::clone(ex), n)
-                        }),
-                    ),
-                ],
-            },
-            Contenders {
-                runtime: "async_std",
-                n,
-                list: vec![
-                    (
-                        "errgroup_join",
-                        timed(AsyncStd, n, |n| errgroup_join(AsyncStdRuntime, n)),
-                    ),
-                    ("task_spawn_handles", timed(AsyncStd, n, async_std_handles)),
-                ],
-            },
-        ]
-    }
+fn groups(runtimes: &Runtimes, n: usize) -> Vec<Contenders<'_>> {
+    let mt = Tokio(runtimes.tokio_mt());
+    let ct = Tokio(runtimes.tokio_ct());
+    let ex = runtimes.smol_executor();
+    vec![
+        Contenders {
+            runtime: "tokio_mt",
+            n,
+            list: vec![
+                (
+                    "errgroup_join",
+                    timed(mt, n, |n| errgroup_join(TokioRuntime::current(), n)),
+                ),
+                (
+                    "errgroup_join_next",
+                    timed(mt, n, |n| errgroup_join_next(TokioRuntime::current(), n)),
+                ),
+                (
+                    "waitgroup_spawn",
+                    timed(mt, n, |n| wait_group(TokioRuntime::current(), n)),
+                ),
+                ("joinset", timed(mt, n, tokio_join_set)),
+                ("task_tracker", timed(mt, n, tokio_task_tracker)),
+                ("vec_join_handle", timed(mt, n, tokio_handles)),
+                ("join_all_handles", timed(mt, n, tokio_join_all)),
+            ],
+        },
+        Contenders {
+            runtime: "tokio_ct",
+            n,
+            list: vec![
+                (
+                    "errgroup_join",
+                    timed(ct, n, |n| errgroup_join(TokioRuntime::current(), n)),
+                ),
+                ("joinset", timed(ct, n, tokio_join_set)),
+                ("vec_join_handle", timed(ct, n, tokio_handles)),
+            ],
+        },
+        Contenders {
+            runtime: "smol_global",
+            n,
+            list: vec![
+                (
+                    "errgroup_join",
+                    timed(SmolGlobal, n, |n| errgroup_join(SmolRuntime::global(), n)),
+                ),
+                ("smol_spawn_tasks", timed(SmolGlobal, n, smol_global_tasks)),
+            ],
+        },
+        Contenders {
+            runtime: "smol_executor",
+            n,
+            list: vec![
+                (
+                    "errgroup_join",
+                    timed(runtimes.smol(), n, move |n| {
+                        errgroup_join(SmolRuntime::with_executor(Arc::clone(ex)), n)
+                    }),
+                ),
+                (
+                    "executor_spawn_tasks",
+                    timed(runtimes.smol(), n, move |n| {
+                        smol_executor_tasks(Arc::clone(ex), n)
+                    }),
+                ),
+            ],
+        },
+        Contenders {
+            runtime: "async_std",
+            n,
+            list: vec![
+                (
+                    "errgroup_join",
+                    timed(AsyncStd, n, |n| errgroup_join(AsyncStdRuntime, n)),
+                ),
+                ("task_spawn_handles", timed(AsyncStd, n, async_std_handles)),
+            ],
+        },
+    ]
 }
 
 // ---------------------------------------------------------------------------
 // Criterion.
 
 fn spawn_join(c: &mut Criterion) {
-    let runtimes = Runtimes::new();
+    let runtimes = new_runtimes();
     for n in [1_000, 10] {
-        for group in runtimes.groups(n) {
+        for group in groups(&runtimes, n) {
             let mut g = c.benchmark_group(format!("spawn_join/{}/{}", group.runtime, group.n));
             for (name, run) in &group.list {
                 g.bench_function(*name, |b| b.iter_custom(run));
@@ -375,13 +324,12 @@ fn spawn_join(c: &mut Criterion) {
 // Extras, printed once.
 
 fn extras_enabled() -> bool {
-    std::env::args().any(|arg| arg == "--bench")
-        && std::env::var("ERR_GROUP_BENCH_EXTRAS").map_or(true, |v| v != "0")
+    harness::extras_enabled("ERR_GROUP_BENCH_EXTRAS")
 }
 
 /// Allocations (count, bytes) of one batch of `n` on this thread, after one
 /// warm-up batch of the same size.
-fn count_batch<D: Driver, Fut: Future>(
+fn count_batch<D: Rt, Fut: Future>(
     driver: &D,
     n: usize,
     batch: impl Fn(usize) -> Fut,
@@ -395,11 +343,7 @@ fn count_batch<D: Driver, Fut: Future>(
     })
 }
 
-fn print_allocations_row<D: Driver, Fut: Future>(
-    driver: &D,
-    name: &str,
-    batch: impl Fn(usize) -> Fut,
-) {
+fn print_allocations_row<D: Rt, Fut: Future>(driver: &D, name: &str, batch: impl Fn(usize) -> Fut) {
     let (c1, b1) = count_batch(driver, 1_000, &batch);
     let (c2, b2) = count_batch(driver, 2_000, &batch);
     println!(
@@ -413,8 +357,8 @@ fn allocations() {
     if !extras_enabled() {
         return;
     }
-    let runtimes = Runtimes::new();
-    let ct = &runtimes.tokio_ct;
+    let runtimes = new_runtimes();
+    let ct = Tokio(runtimes.tokio_ct());
     println!("\nAllocations on the bench thread, tokio current-thread (warm):");
     println!("| contender | allocs, N=1000 | bytes, N=1000 | allocs/task | bytes/task |");
     println!("|---|---:|---:|---:|---:|");
@@ -432,8 +376,8 @@ fn allocations() {
         errgroup_join_next(TokioRuntime::current(), n)
     });
 
-    let ex = &runtimes.smol_executor;
-    let driver = SmolExecutor(Arc::clone(ex));
+    let ex = runtimes.smol_executor();
+    let driver = runtimes.smol();
     println!("\nAllocations on the bench thread, dedicated smol executor (warm):");
     println!("| contender | allocs, N=1000 | bytes, N=1000 | allocs/task | bytes/task |");
     println!("|---|---:|---:|---:|---:|");
@@ -459,29 +403,12 @@ fn interleaved() {
     if !extras_enabled() {
         return;
     }
-    let runtimes = Runtimes::new();
+    let runtimes = new_runtimes();
     for n in [1_000, 10] {
-        for group in runtimes.groups(n) {
+        for group in groups(&runtimes, n) {
             let list = &group.list;
             let batches = batches(n);
-            for (_, run) in list {
-                run(batches); // warm-up
-            }
-            let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); list.len()];
-            for round in 0..ROUNDS {
-                for k in 0..list.len() {
-                    let at = (round + k) % list.len();
-                    let elapsed = (list[at].1)(batches);
-                    samples[at].push(elapsed.as_secs_f64() * 1e6 / batches as f64);
-                }
-            }
-            let medians: Vec<f64> = samples
-                .iter_mut()
-                .map(|s| {
-                    s.sort_by(f64::total_cmp);
-                    s[s.len() / 2]
-                })
-                .collect();
+            let medians = harness::interleaved_medians(list, batches, ROUNDS, batches, 1e6);
             let best = medians.iter().copied().fold(f64::INFINITY, f64::min);
             println!(
                 "\nInterleaved, spawn_join/{}/{n} ({ROUNDS} rounds x {batches} batches, medians):",
@@ -498,10 +425,7 @@ fn interleaved() {
 }
 
 fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(25)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+    harness::config(25, Duration::from_millis(500), Duration::from_secs(2))
 }
 
 criterion_group! {

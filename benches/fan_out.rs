@@ -21,6 +21,9 @@
 //! * `async_std`: async-std's global executor, the batch driven by
 //!   `async_std::task::block_on` from the bench thread.
 //!
+//! (The runtimes and their drivers: `benches/support/runtimes.rs`; the
+//! interleaved pass: `benches/support/harness.rs`.)
+//!
 //! Contenders on every runtime:
 //!
 //! * `errgroup_join`: `ErrGroup::spawn` ×N, `join()` (values in spawn order);
@@ -56,18 +59,18 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
-use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
 use taskgroup::{ErrGroup, WaitGroup};
 
-#[path = "support/tokio_handle.rs"]
-mod tokio_handle;
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/runtimes.rs"]
+mod runtimes;
 
-use tokio_handle::TokioHandle;
+use runtimes::{AsyncStd, Rt, Runtimes, SmolThreads, Timed, Tokio};
 
 /// The batch sizes.
 const SIZES: [usize; 3] = [10, 1_000, 100_000];
@@ -78,97 +81,9 @@ fn work(i: usize) -> u64 {
     x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x
 }
 
-// ---------------------------------------------------------------------------
-// The runtimes, behind one small trait.
-
-/// A runtime as a contender sees it: its own spawn (with and without a
-/// handle), the taskgroup adapter for it, and how the bench thread enters it.
-trait Rt: Clone {
-    type Adapter: Runtime;
-    type Handle<T: Send + 'static>: Future<Output = T> + Send + Unpin + 'static;
-    fn adapter(&self) -> Self::Adapter;
-    fn spawn<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> Self::Handle<T>;
-    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static);
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
-}
-
-/// A tokio runtime (multi-thread or current-thread); tasks are spawned with
-/// `tokio::spawn` from inside `block_on`.
-#[derive(Clone, Copy)]
-struct Tokio<'a>(&'a tokio::runtime::Runtime);
-
-impl Rt for Tokio<'_> {
-    type Adapter = TokioRuntime;
-    type Handle<T: Send + 'static> = TokioHandle<T>;
-    fn adapter(&self) -> TokioRuntime {
-        TokioRuntime::current()
-    }
-    fn spawn<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> TokioHandle<T> {
-        TokioHandle(tokio::spawn(future))
-    }
-    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
-        // Dropping a tokio `JoinHandle` detaches the task.
-        drop(tokio::spawn(future));
-    }
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        self.0.block_on(future)
-    }
-}
-
-/// A dedicated smol executor run by background threads.
-#[derive(Clone)]
-struct Smol(Arc<smol::Executor<'static>>);
-
-impl Rt for Smol {
-    type Adapter = SmolRuntime;
-    type Handle<T: Send + 'static> = smol::Task<T>;
-    fn adapter(&self) -> SmolRuntime {
-        SmolRuntime::with_executor(Arc::clone(&self.0))
-    }
-    fn spawn<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> smol::Task<T> {
-        self.0.spawn(future)
-    }
-    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
-        // Dropping a smol `Task` cancels it: detach.
-        self.0.spawn(future).detach();
-    }
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        smol::block_on(future)
-    }
-}
-
-/// async-std's global executor.
-#[derive(Clone, Copy)]
-struct AsyncStd;
-
-impl Rt for AsyncStd {
-    type Adapter = AsyncStdRuntime;
-    type Handle<T: Send + 'static> = async_std::task::JoinHandle<T>;
-    fn adapter(&self) -> AsyncStdRuntime {
-        AsyncStdRuntime
-    }
-    fn spawn<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> async_std::task::JoinHandle<T> {
-        async_std::task::spawn(future)
-    }
-    fn spawn_detached(&self, future: impl Future<Output = ()> + Send + 'static) {
-        // Dropping an async-std `JoinHandle` detaches the task.
-        drop(async_std::task::spawn(future));
-    }
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        async_std::task::block_on(future)
-    }
+/// The runtimes: the smol executor is run by two background threads.
+fn new_runtimes() -> Runtimes {
+    Runtimes::new(SmolThreads::Background(2))
 }
 
 // ---------------------------------------------------------------------------
@@ -323,9 +238,6 @@ async fn task_tracker(n: usize) {
 // ---------------------------------------------------------------------------
 // Timing.
 
-/// Times `iters` batches.
-type Timed<'a> = Box<dyn Fn(u64) -> Duration + 'a>;
-
 /// `iters` batches of `n` inside one `block_on`, so entering the runtime is
 /// not measured.
 fn timed<'a, R, F, Fut>(rt: &R, n: usize, batch: F) -> Timed<'a>
@@ -334,16 +246,8 @@ where
     F: Fn(R, usize) -> Fut + 'a,
     Fut: Future,
 {
-    let rt = rt.clone();
-    Box::new(move |iters| {
-        rt.block_on(async {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(batch(rt.clone(), n).await);
-            }
-            start.elapsed()
-        })
-    })
+    let on = rt.clone();
+    runtimes::timed(rt.clone(), move || batch(on.clone(), n))
 }
 
 /// The contenders every runtime has.
@@ -376,69 +280,24 @@ fn tokio_list(rt: Tokio<'_>, n: usize) -> Vec<(&'static str, Timed<'_>)> {
     list
 }
 
-/// The runtimes, built once for the whole run.
-struct Runtimes {
-    tokio_mt: tokio::runtime::Runtime,
-    tokio_ct: tokio::runtime::Runtime,
-    smol: Arc<smol::Executor<'static>>,
-    /// Dropping the sender stops the smol executor's threads.
-    smol_stop: Option<smol::channel::Sender<()>>,
-    smol_threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Runtimes {
-    fn new() -> Self {
-        let smol = Arc::new(smol::Executor::new());
-        let (smol_stop, stopped) = smol::channel::bounded::<()>(1);
-        let smol_threads = (0..2)
-            .map(|_| {
-                let ex = Arc::clone(&smol);
-                let stopped = stopped.clone();
-                std::thread::spawn(move || {
-                    // `recv` fails once the sender is dropped.
-                    smol::block_on(ex.run(async { stopped.recv().await.unwrap_err() }));
-                })
-            })
-            .collect();
-        Self {
-            tokio_mt: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .expect("tokio multi-thread runtime"),
-            tokio_ct: tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("tokio current-thread runtime"),
-            smol,
-            smol_stop: Some(smol_stop),
-            smol_threads,
-        }
-    }
-
-    /// `(runtime name, contenders)` for batches of `n`.
-    fn groups(&self, n: usize) -> Vec<(&'static str, Vec<(&'static str, Timed<'_>)>)> {
-        vec![
-            ("tokio_mt", tokio_list(Tokio(&self.tokio_mt), n)),
-            ("tokio_ct", tokio_list(Tokio(&self.tokio_ct), n)),
-            ("smol", common(&Smol(Arc::clone(&self.smol)), n)),
-            ("async_std", common(&AsyncStd, n)),
-        ]
-    }
-}
-
-impl Drop for Runtimes {
-    fn drop(&mut self) {
-        drop(self.smol_stop.take());
-        for thread in self.smol_threads.drain(..) {
-            thread.join().expect("smol executor thread panicked");
-        }
-    }
+/// `(runtime name, contenders)` for batches of `n`.
+fn runtime_groups(
+    runtimes: &Runtimes,
+    n: usize,
+) -> Vec<(&'static str, Vec<(&'static str, Timed<'_>)>)> {
+    vec![
+        ("tokio_mt", tokio_list(Tokio(runtimes.tokio_mt()), n)),
+        ("tokio_ct", tokio_list(Tokio(runtimes.tokio_ct()), n)),
+        ("smol", common(&runtimes.smol(), n)),
+        ("async_std", common(&AsyncStd, n)),
+    ]
 }
 
 // ---------------------------------------------------------------------------
 // A check that the value-returning contenders return every value.
 
 fn check() {
-    let runtimes = Runtimes::new();
+    let runtimes = new_runtimes();
     let n = 100;
     let mut expected: Vec<u64> = (0..n).map(work).collect();
     expected.sort_unstable();
@@ -457,11 +316,11 @@ fn check() {
             assert_eq!(values, expected);
         }
     }
-    on(Tokio(&runtimes.tokio_mt), n, &expected);
-    on(Tokio(&runtimes.tokio_ct), n, &expected);
-    on(Smol(Arc::clone(&runtimes.smol)), n, &expected);
+    on(Tokio(runtimes.tokio_mt()), n, &expected);
+    on(Tokio(runtimes.tokio_ct()), n, &expected);
+    on(runtimes.smol(), n, &expected);
     on(AsyncStd, n, &expected);
-    let mut values = runtimes.tokio_ct.block_on(joinset(n));
+    let mut values = runtimes.tokio_ct().block_on(joinset(n));
     values.sort_unstable();
     assert_eq!(values, expected);
 }
@@ -470,8 +329,11 @@ fn check() {
 // Criterion.
 
 fn fan_out(c: &mut Criterion) {
-    let runtimes = Runtimes::new();
-    let groups: Vec<_> = SIZES.iter().map(|&n| runtimes.groups(n)).collect();
+    let runtimes = new_runtimes();
+    let groups: Vec<_> = SIZES
+        .iter()
+        .map(|&n| runtime_groups(&runtimes, n))
+        .collect();
     for (at, (runtime, _)) in groups[0].iter().enumerate() {
         let mut g = c.benchmark_group(format!("fan_out/{runtime}"));
         for (&n, by_size) in SIZES.iter().zip(&groups) {
@@ -505,31 +367,12 @@ const INTERLEAVED_N: usize = 1_000;
 const BATCHES: u64 = 20;
 
 fn interleaved() {
-    if !std::env::args().any(|arg| arg == "--bench")
-        || std::env::var("FAN_OUT_BENCH_EXTRAS").is_ok_and(|v| v == "0")
-    {
+    if !harness::extras_enabled("FAN_OUT_BENCH_EXTRAS") {
         return;
     }
-    let runtimes = Runtimes::new();
-    for (runtime, list) in runtimes.groups(INTERLEAVED_N) {
-        for (_, run) in &list {
-            run(2); // warm-up
-        }
-        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); list.len()];
-        for round in 0..ROUNDS {
-            for k in 0..list.len() {
-                let at = (round + k) % list.len();
-                let elapsed = (list[at].1)(BATCHES);
-                samples[at].push(elapsed.as_secs_f64() * 1e6 / BATCHES as f64);
-            }
-        }
-        let medians: Vec<f64> = samples
-            .iter_mut()
-            .map(|s| {
-                s.sort_by(f64::total_cmp);
-                s[s.len() / 2]
-            })
-            .collect();
+    let runtimes = new_runtimes();
+    for (runtime, list) in runtime_groups(&runtimes, INTERLEAVED_N) {
+        let medians = harness::interleaved_medians(&list, 2, ROUNDS, BATCHES, 1e6);
         let reference = list
             .iter()
             .position(|(name, _)| *name == "vec_handles")

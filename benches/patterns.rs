@@ -31,6 +31,8 @@
 //!   Runtimes: `tokio_ct`, and `tokio_mt` (a multi-thread tokio runtime with
 //!   2 workers, joined from `block_on` on the bench thread).
 //!
+//! (The runtimes and their drivers: `benches/support/runtimes.rs`.)
+//!
 //! Run: `cargo bench --bench patterns` (about half a minute).
 
 use std::convert::Infallible;
@@ -44,13 +46,15 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkGroup, Criterion};
 use futures::stream::{self, StreamExt};
 use taskgroup::patterns::{map_concurrent, map_concurrent_unordered};
-use taskgroup::runtime::{Runtime, SmolRuntime, TokioRuntime};
+use taskgroup::runtime::TokioRuntime;
 use taskgroup::{ErrGroup, GroupError, Latch};
 
-#[path = "support/tokio_handle.rs"]
-mod tokio_handle;
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/runtimes.rs"]
+mod runtimes;
 
-use tokio_handle::TokioHandle;
+use runtimes::{Rt, Runtimes, SmolThreads, Timed, TokioByHandle};
 
 /// Items in the map.
 const ITEMS: u64 = 1_000;
@@ -84,43 +88,6 @@ async fn item(i: u64) -> u64 {
     x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x
 }
 
-/// An executor on the bench thread: spawn, and run to completion.
-trait Exec {
-    type Adapter: Runtime;
-    type Handle: Future<Output = u64> + Send + 'static;
-    fn adapter(&self) -> Self::Adapter;
-    fn spawn(&self, future: impl Future<Output = u64> + Send + 'static) -> Self::Handle;
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
-}
-
-impl Exec for tokio::runtime::Runtime {
-    type Adapter = TokioRuntime;
-    type Handle = TokioHandle<u64>;
-    fn adapter(&self) -> TokioRuntime {
-        TokioRuntime::from_handle(self.handle().clone())
-    }
-    fn spawn(&self, future: impl Future<Output = u64> + Send + 'static) -> TokioHandle<u64> {
-        TokioHandle(tokio::runtime::Runtime::spawn(self, future))
-    }
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        tokio::runtime::Runtime::block_on(self, future)
-    }
-}
-
-impl Exec for Arc<smol::Executor<'static>> {
-    type Adapter = SmolRuntime;
-    type Handle = smol::Task<u64>;
-    fn adapter(&self) -> SmolRuntime {
-        SmolRuntime::with_executor(Arc::clone(self))
-    }
-    fn spawn(&self, future: impl Future<Output = u64> + Send + 'static) -> smol::Task<u64> {
-        smol::Executor::spawn(self, future)
-    }
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        smol::block_on(self.run(future))
-    }
-}
-
 fn ok(value: u64) -> Result<u64, Infallible> {
     Ok(value)
 }
@@ -129,7 +96,7 @@ fn unwrap(result: Result<u64, GroupError<Infallible>>) -> u64 {
     result.expect("no item fails")
 }
 
-async fn taskgroup_map<X: Exec>(exec: &X, ordered: bool) -> Vec<u64> {
+async fn taskgroup_map<X: Rt>(exec: &X, ordered: bool) -> Vec<u64> {
     let runtime = exec.adapter();
     let f = |i| async move { ok(item(i).await) };
     if ordered {
@@ -154,7 +121,7 @@ async fn futures_map(ordered: bool) -> Vec<u64> {
     }
 }
 
-async fn buffered_spawned<X: Exec>(exec: &X) -> Vec<u64> {
+async fn buffered_spawned<X: Rt>(exec: &X) -> Vec<u64> {
     stream::iter(0..ITEMS)
         .map(|i| exec.spawn(item(i)))
         .buffered(LIMIT)
@@ -163,24 +130,14 @@ async fn buffered_spawned<X: Exec>(exec: &X) -> Vec<u64> {
 }
 
 /// Times `iters` maps inside one `block_on`.
-type Timed<'a> = Box<dyn Fn(u64) -> Duration + 'a>;
-
-fn timed<'a, X: Exec, Fut: Future<Output = Vec<u64>>>(
+fn timed<'a, X: Rt, Fut: Future<Output = Vec<u64>>>(
     exec: &'a X,
     map: impl Fn(&'a X) -> Fut + 'a,
 ) -> Timed<'a> {
-    Box::new(move |iters| {
-        exec.block_on(async {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(map(exec).await);
-            }
-            start.elapsed()
-        })
-    })
+    runtimes::timed(exec.clone(), move || map(exec))
 }
 
-fn map_list<X: Exec>(exec: &X) -> Vec<(&'static str, Timed<'_>)> {
+fn map_list<X: Rt>(exec: &X) -> Vec<(&'static str, Timed<'_>)> {
     vec![
         ("map_concurrent", timed(exec, |x| taskgroup_map(x, true))),
         (
@@ -194,7 +151,7 @@ fn map_list<X: Exec>(exec: &X) -> Vec<(&'static str, Timed<'_>)> {
 }
 
 /// Every contender returns every value (in input order where it promises it).
-fn check_map<X: Exec>(exec: &X) {
+fn check_map<X: Rt>(exec: &X) {
     let expected: Vec<u64> = exec.block_on(async {
         let mut values = Vec::new();
         for i in 0..ITEMS {
@@ -373,34 +330,16 @@ fn first_error_group(
 // ---------------------------------------------------------------------------
 // Criterion.
 
-struct Runtimes {
-    tokio_ct: tokio::runtime::Runtime,
-    tokio_mt: tokio::runtime::Runtime,
-    smol: Arc<smol::Executor<'static>>,
-}
-
-impl Runtimes {
-    fn new() -> Self {
-        Self {
-            tokio_ct: tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("tokio current-thread runtime"),
-            tokio_mt: tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .expect("tokio multi-thread runtime"),
-            smol: Arc::new(smol::Executor::new()),
-        }
-    }
-}
-
 fn patterns(c: &mut Criterion) {
-    let runtimes = Runtimes::new();
-    check_map(&runtimes.tokio_ct);
-    check_map(&runtimes.smol);
+    // The smol executor is run by the bench thread.
+    let runtimes = Runtimes::new(SmolThreads::BenchThread);
+    let tokio_ct = TokioByHandle(runtimes.tokio_ct());
+    let smol = runtimes.smol();
+    check_map(&tokio_ct);
+    check_map(&smol);
     for (name, list) in [
-        ("map/tokio_ct", map_list(&runtimes.tokio_ct)),
-        ("map/smol", map_list(&runtimes.smol)),
+        ("map/tokio_ct", map_list(&tokio_ct)),
+        ("map/smol", map_list(&smol)),
     ] {
         let mut g = c.benchmark_group(name);
         for (contender, run) in &list {
@@ -410,8 +349,8 @@ fn patterns(c: &mut Criterion) {
     }
 
     for (name, rt) in [
-        ("first_error/tokio_ct", &runtimes.tokio_ct),
-        ("first_error/tokio_mt", &runtimes.tokio_mt),
+        ("first_error/tokio_ct", runtimes.tokio_ct()),
+        ("first_error/tokio_mt", runtimes.tokio_mt()),
     ] {
         let mut g = c.benchmark_group(name);
         // Building and parking 1,001 tasks is not timed but takes longer
@@ -424,15 +363,9 @@ fn patterns(c: &mut Criterion) {
     }
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
-}
-
 fn main() {
-    let mut c = config().configure_from_args();
+    let mut c = harness::config(20, Duration::from_millis(500), Duration::from_millis(1500))
+        .configure_from_args();
     patterns(&mut c);
     c.final_summary();
 }

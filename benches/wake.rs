@@ -51,6 +51,9 @@
 //! which is steadier on this 2-vCPU guest than medians taken one contender
 //! after another.
 //!
+//! (The runtimes and their drivers: `benches/support/runtimes.rs`; the
+//! interleaved pass: `benches/support/harness.rs`.)
+//!
 //! Run: `cargo bench --bench wake` (about a minute).
 
 use std::future::Future;
@@ -68,10 +71,12 @@ mod groups;
 
 use groups::{EventGroup, Group, TokioGroup};
 
-#[path = "support/tokio_handle.rs"]
-mod tokio_handle;
+#[path = "support/harness.rs"]
+mod harness;
+#[path = "support/runtimes.rs"]
+mod runtimes;
 
-use tokio_handle::TokioHandle;
+use runtimes::{Rt, Runtimes, SmolThreads, Timed, TokioByHandle};
 
 // ---------------------------------------------------------------------------
 // The contenders.
@@ -338,44 +343,8 @@ impl PingPong for AwaitGroupPair {
 // ---------------------------------------------------------------------------
 // Where the two sides run.
 
-/// An executor on the bench thread: spawn and run to completion.
-trait Exec {
-    type Handle<T: Send + 'static>: Future<Output = T>;
-    fn spawn<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> Self::Handle<T>;
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T;
-}
-
-impl Exec for tokio::runtime::Runtime {
-    type Handle<T: Send + 'static> = TokioHandle<T>;
-    fn spawn<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> TokioHandle<T> {
-        TokioHandle(tokio::runtime::Runtime::spawn(self, future))
-    }
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        tokio::runtime::Runtime::block_on(self, future)
-    }
-}
-
-impl Exec for smol::Executor<'static> {
-    type Handle<T: Send + 'static> = smol::Task<T>;
-    fn spawn<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> smol::Task<T> {
-        smol::Executor::spawn(self, future)
-    }
-    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
-        smol::block_on(self.run(future))
-    }
-}
-
 /// `iters` round trips between two tasks on `exec`.
-fn tasks_round_trips<P: PingPong, X: Exec>(exec: &X, iters: u64) -> Duration {
+fn tasks_round_trips<P: PingPong, X: Rt>(exec: &X, iters: u64) -> Duration {
     exec.block_on(async {
         let (mut driver, responder) = P::pair();
         let responder = exec.spawn(P::respond(responder));
@@ -434,9 +403,6 @@ fn threads_block_on<P: PingPong>(iters: u64) -> Duration {
 // ---------------------------------------------------------------------------
 // The groups.
 
-/// Times `iters` round trips.
-type Timed<'a> = Box<dyn Fn(u64) -> Duration + 'a>;
-
 /// One bench group: its name, its contenders, and how many round trips one
 /// sample of the interleaved pass takes.
 struct Contenders<'a> {
@@ -445,14 +411,15 @@ struct Contenders<'a> {
     list: Vec<(&'static str, Timed<'a>)>,
 }
 
-fn on_tasks<'a, P: PingPong, X: Exec>(exec: &'a X) -> (&'static str, Timed<'a>) {
+fn on_tasks<'a, P: PingPong, X: Rt + 'a>(exec: &X) -> (&'static str, Timed<'a>) {
+    let exec = exec.clone();
     (
         P::NAME,
-        Box::new(move |iters| tasks_round_trips::<P, X>(exec, iters)),
+        Box::new(move |iters| tasks_round_trips::<P, X>(&exec, iters)),
     )
 }
 
-fn tasks_list<X: Exec>(exec: &X) -> Vec<(&'static str, Timed<'_>)> {
+fn tasks_list<'a, X: Rt + 'a>(exec: &X) -> Vec<(&'static str, Timed<'a>)> {
     vec![
         on_tasks::<GroupPair<WaitGroup>, X>(exec),
         on_tasks::<NotifyPair, X>(exec),
@@ -493,46 +460,34 @@ fn threads_list() -> Vec<(&'static str, Timed<'static>)> {
     ]
 }
 
-/// The runtimes, built once for the whole run.
-struct Runtimes {
-    tokio_ct: tokio::runtime::Runtime,
-    smol: smol::Executor<'static>,
+/// The runtimes: the smol executor is run by the bench thread.
+fn new_runtimes() -> Runtimes {
+    Runtimes::new(SmolThreads::BenchThread)
 }
 
-impl Runtimes {
-    fn new() -> Self {
-        Self {
-            tokio_ct: tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("tokio current-thread runtime"),
-            smol: smol::Executor::new(),
-        }
-    }
-
-    fn groups(&self) -> Vec<Contenders<'_>> {
-        vec![
-            Contenders {
-                name: "wake/tokio_ct",
-                per_sample: 20_000,
-                list: tasks_list(&self.tokio_ct),
-            },
-            Contenders {
-                name: "wake/smol",
-                per_sample: 20_000,
-                list: tasks_list(&self.smol),
-            },
-            Contenders {
-                name: "wake/threads",
-                per_sample: 1_000,
-                list: threads_list(),
-            },
-        ]
-    }
+fn groups(runtimes: &Runtimes) -> Vec<Contenders<'_>> {
+    vec![
+        Contenders {
+            name: "wake/tokio_ct",
+            per_sample: 20_000,
+            list: tasks_list(&TokioByHandle(runtimes.tokio_ct())),
+        },
+        Contenders {
+            name: "wake/smol",
+            per_sample: 20_000,
+            list: tasks_list(&runtimes.smol()),
+        },
+        Contenders {
+            name: "wake/threads",
+            per_sample: 1_000,
+            list: threads_list(),
+        },
+    ]
 }
 
 fn wake(c: &mut Criterion) {
-    let runtimes = Runtimes::new();
-    for group in runtimes.groups() {
+    let runtimes = new_runtimes();
+    for group in groups(&runtimes) {
         let mut g = c.benchmark_group(group.name);
         for (name, run) in &group.list {
             g.bench_function(*name, |b| b.iter_custom(run));
@@ -547,32 +502,19 @@ fn wake(c: &mut Criterion) {
 const ROUNDS: usize = 20;
 
 fn interleaved() {
-    if !std::env::args().any(|arg| arg == "--bench")
-        || std::env::var("WAKE_BENCH_EXTRAS").is_ok_and(|v| v == "0")
-    {
+    if !harness::extras_enabled("WAKE_BENCH_EXTRAS") {
         return;
     }
-    let runtimes = Runtimes::new();
-    for group in runtimes.groups() {
+    let runtimes = new_runtimes();
+    for group in groups(&runtimes) {
         let list = &group.list;
-        for (_, run) in list {
-            run(group.per_sample / 10); // warm-up
-        }
-        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); list.len()];
-        for round in 0..ROUNDS {
-            for k in 0..list.len() {
-                let at = (round + k) % list.len();
-                let elapsed = (list[at].1)(group.per_sample);
-                samples[at].push(elapsed.as_secs_f64() * 1e9 / group.per_sample as f64);
-            }
-        }
-        let medians: Vec<f64> = samples
-            .iter_mut()
-            .map(|s| {
-                s.sort_by(f64::total_cmp);
-                s[s.len() / 2]
-            })
-            .collect();
+        let medians = harness::interleaved_medians(
+            list,
+            group.per_sample / 10,
+            ROUNDS,
+            group.per_sample,
+            1e9,
+        );
         let names: Vec<&str> = list.iter().map(|(name, _)| *name).collect();
         let reference = names
             .iter()
@@ -594,15 +536,9 @@ fn interleaved() {
     println!();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
-}
-
 fn main() {
-    let mut c = config().configure_from_args();
+    let mut c = harness::config(20, Duration::from_millis(500), Duration::from_millis(1500))
+        .configure_from_args();
     wake(&mut c);
     interleaved();
     c.final_summary();

@@ -1,5 +1,5 @@
 //! A tokio `JoinHandle` as a plain future of the task's output, for the
-//! benches that await spawned handles (`fan_out`, `wake`, `patterns`).
+//! benches that await spawned handles (through `runtimes.rs`'s drivers).
 
 use std::future::Future;
 use std::pin::Pin;
