@@ -143,6 +143,103 @@ mod wait_group {
         });
     }
 
+    /// A waker for a future polled by hand on a loom thread: it records that
+    /// it was woken and unparks the thread waiting for it.
+    struct Unpark {
+        woken: loom::sync::atomic::AtomicBool,
+        notify: loom::sync::Notify,
+    }
+
+    impl Unpark {
+        fn new() -> (std::sync::Arc<Self>, Waker) {
+            let unpark = std::sync::Arc::new(Self {
+                woken: loom::sync::atomic::AtomicBool::new(false),
+                notify: loom::sync::Notify::new(),
+            });
+            let waker = Waker::from(std::sync::Arc::clone(&unpark));
+            (unpark, waker)
+        }
+
+        fn was_woken(&self) -> bool {
+            self.woken.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        /// Parks until `future`, polled (and found pending) already, is
+        /// ready: waits for a wake-up, then polls again (an executor's loop;
+        /// loom's `Notify` may also return once spuriously, explored too).
+        fn repoll_until_ready<F: Future + Unpin>(&self, waker: &Waker, mut future: F) {
+            loop {
+                self.notify.wait();
+                if Pin::new(&mut future)
+                    .poll(&mut Context::from_waker(waker))
+                    .is_ready()
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.notify.notify();
+        }
+    }
+
+    #[test]
+    fn a_woken_slot_owner_repolled_late_does_not_steal_the_next_rounds_wakeup() {
+        // The sequence `slot_owner_of_one_round_and_a_waiter_of_the_next`
+        // leaves to chance (it needs three preemptions there, one more than
+        // that model's bound), pinned down by polling by hand: A claims the
+        // slot (its first poll, here) before round 1 ends; B, round 2's
+        // first waiter, is polled before round 2 ends. Only A's re-poll runs
+        // on a thread of its own, woken by round 1's end, so loom places it
+        // before, between and after B's claim and the second `done`. Were
+        // the decrement to free the slot, B would claim it, A's late
+        // re-registration would overwrite B's waker, and the second `done`
+        // would wake A instead of B (this model fails that mutant from
+        // preemption bound 1). Two threads and a few steps: small enough to
+        // explore every interleaving, with no bound (about 2,000 executions,
+        // a fraction of a second in release).
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = None;
+        model.check(|| {
+            let wg = WaitGroup::new();
+            wg.add(1);
+            let (a_unpark, a_waker) = Unpark::new();
+            let mut a = Box::pin({
+                let wg = wg.clone();
+                async move { wg.wait().await }
+            });
+            assert!(a
+                .as_mut()
+                .poll(&mut Context::from_waker(&a_waker))
+                .is_pending());
+            let first_round = thread::spawn(move || a_unpark.repoll_until_ready(&a_waker, a));
+            wg.done();
+            wg.add(1);
+            let (b_unpark, b_waker) = Unpark::new();
+            let mut b = wg.wait();
+            assert!(Pin::new(&mut b)
+                .poll(&mut Context::from_waker(&b_waker))
+                .is_pending());
+            wg.done();
+            assert!(
+                b_unpark.was_woken(),
+                "the end of round 2 woke B (a lost wake-up otherwise)"
+            );
+            b_unpark.repoll_until_ready(&b_waker, b);
+            // A finished: round 1's end reached it (by its wake-up, or by a
+            // re-poll of its own that saw the round over).
+            first_round.join().unwrap();
+        });
+    }
+
     #[test]
     fn wait_blocking_against_done() {
         loom::model(|| {

@@ -449,4 +449,54 @@ mod manual_poll {
         let mut wait = wg.wait();
         assert_eq!(poll_once(&mut wait, Waker::noop()), Poll::Ready(()));
     }
+
+    /// The waker slot's rule (`src/counter.rs`): the slot belongs to the
+    /// waiter that claimed it until that waiter finishes or is dropped; the
+    /// decrement to zero only wakes it. Were the decrement to free the slot,
+    /// the next round's first waiter would claim it, and the old owner's
+    /// re-poll (it was woken, it runs late) would overwrite that waiter's
+    /// waker with its own: the next zero would wake the old owner, not the
+    /// new waiter. The steps are played one by one, in that order.
+    ///
+    /// (Latch has no such sequence: it opens once and never starts a second
+    /// round, so only one round's waiters ever touch its slot.)
+    #[test]
+    fn a_woken_slot_owner_repolled_late_does_not_steal_the_next_rounds_wakeup() {
+        let wg = WaitGroup::new();
+
+        // 1. Round 1: A, its first async waiter, claims the slot and parks.
+        wg.add(1);
+        let (a_wakes, a_waker) = CountingWaker::new();
+        let mut a = wg.wait();
+        assert!(poll_once(&mut a, &a_waker).is_pending());
+
+        // 2. Round 1 ends: A is woken, but does not run yet.
+        wg.done();
+        assert_eq!(a_wakes.wakes(), 1, "the end of round 1 wakes A");
+
+        // 3. Round 2 begins: B, its first waiter, parks (in the slot, were
+        //    it free; on the Event while A still holds it).
+        wg.add(1);
+        let (b_wakes, b_waker) = CountingWaker::new();
+        let mut b = wg.wait();
+        assert!(poll_once(&mut b, &b_waker).is_pending());
+
+        // 4. A runs at last: it re-registers its waker, sees round 1 ended.
+        assert_eq!(poll_once(&mut a, &a_waker), Poll::Ready(()));
+
+        // 5. Round 2 ends: B's waker is the one woken.
+        wg.done();
+        assert_eq!(
+            b_wakes.wakes(),
+            1,
+            "the end of round 2 wakes B (a lost wake-up otherwise)"
+        );
+        assert_eq!(
+            a_wakes.wakes(),
+            1,
+            "A, finished in round 1, is not woken by the end of round 2"
+        );
+        assert_eq!(poll_once(&mut b, &b_waker), Poll::Ready(()));
+        assert_eq!(wg.count(), 0);
+    }
 }
