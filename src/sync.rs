@@ -179,6 +179,13 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Takes everything queued, in order.
+    pub(crate) fn take_all(&self) -> Vec<T> {
+        let mut all = Vec::with_capacity(self.len());
+        all.extend(core::iter::from_fn(|| self.pop()));
+        all
+    }
+
     #[cfg(loom)]
     fn locked(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<T>> {
         self.inner

@@ -588,8 +588,7 @@ where
         if let Some(cancellation) = cancellation {
             return Err(cancellation);
         }
-        values.sort_unstable_by_key(|&(index, _)| index);
-        Ok(values.into_iter().map(|(_, value)| value).collect())
+        Ok(in_spawn_order(values))
     }
 
     /// Waits for every task and returns every outcome in spawn order: values,
@@ -638,8 +637,7 @@ where
                 }
             }
         }
-        finished.sort_unstable_by_key(|&(index, _)| index);
-        finished.into_iter().map(|(_, result)| result).collect()
+        in_spawn_order(finished)
     }
 
     /// Like [`join_all`](Self::join_all), but cancels what is left after
@@ -1239,6 +1237,39 @@ impl<T, E, R: Runtime> Spawner<T, E, R> {
             .map(|(&index, origin)| origin.pending(crate::PendingKind::Task(TaskId(index))))
             .collect()
     }
+}
+
+/// The values of `indexed` ordered by their index (spawn indexes: distinct).
+/// The outcomes come in the order the tasks finished, which on one thread is
+/// usually spawn order already; otherwise each value is placed at its index
+/// (one pass, where a comparison sort costs a `log n` factor), unless the
+/// indexes are too sparse for that.
+fn in_spawn_order<V>(indexed: Vec<(usize, V)>) -> Vec<V> {
+    let mut indexes = indexed.iter().map(|&(index, _)| index);
+    let Some(first) = indexes.next() else {
+        return Vec::new();
+    };
+    let (mut low, mut high, mut sorted, mut previous) = (first, first, true, first);
+    for index in indexes {
+        sorted &= previous < index;
+        low = low.min(index);
+        high = high.max(index);
+        previous = index;
+    }
+    if sorted {
+        return indexed.into_iter().map(|(_, value)| value).collect();
+    }
+    let span = high - low + 1;
+    if span / 2 > indexed.len() {
+        let mut indexed = indexed;
+        indexed.sort_unstable_by_key(|&(index, _)| index);
+        return indexed.into_iter().map(|(_, value)| value).collect();
+    }
+    let mut slots: Vec<Option<V>> = core::iter::repeat_with(|| None).take(span).collect();
+    for (index, value) in indexed {
+        slots[index - low] = Some(value);
+    }
+    slots.into_iter().flatten().collect()
 }
 
 /// The id of a task spawned through `ErrGroup::spawn`: a closed group refuses

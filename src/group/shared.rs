@@ -8,16 +8,18 @@
 //! take the lock (no user code and no waker runs under it). Beside the lock
 //! sit the group's `CancellationToken` and an `Event` for the joiner.
 //!
-//! * `unsettled` (atomic word): above bit 0, the count of tasks spawned whose
+//! * `unsettled` (atomic word): above bit 1, the count of tasks spawned whose
 //!   outcome is not recorded yet (queued or running), plus child groups not
 //!   finished yet. Raised under the lock by `spawn` and by `child_link`;
 //!   lowered by exactly one `record` per task (after its outcome is in
 //!   `outcomes`) and one `child_finished` per child. The group is *settled*
 //!   when the count is zero. Bit 0, `SETTLED_ONLY`: wake the joiner only
 //!   when the group settles (`join`, `join_all`: one wake-up per join, not
-//!   one per task), else at every recorded outcome (`join_next`). One word,
-//!   so that a task lowers the count and learns whether to wake in one
-//!   step.
+//!   one per task), else at every recorded outcome (`join_next`). Bit 1,
+//!   `LISTENING`: a joiner has looked for outcomes and may park; until then
+//!   nobody listens, and tasks skip the `Event` (whose `notify` costs a
+//!   fence even with no listener). One word, so that a task lowers the
+//!   count and learns whether to wake in one step.
 //! * `outcomes` (lock-free queue): recorded outcomes, in the order they
 //!   finished, until a join takes them.
 //! * `handles` (lock-free queue): the runtime's handles of the tasks (see
@@ -34,14 +36,17 @@
 //! # Wake-up argument
 //!
 //! The joiner checks, registers a listener on `finished` and checks again
-//! before parking (`poll_until`); a task pushes its outcome and lowers
-//! `unsettled` (release) before it notifies, and the joiner reads
-//! `unsettled` with acquire, so a joiner that sees zero sees every outcome,
-//! and one that does not is registered before the notification. A
-//! `join_next` that finds the queue empty and the group settled pops once
-//! more: an outcome pushed between the two reads is in the queue by then.
-//! `SETTLED_ONLY` is only ever set, never cleared (by `join` or `join_all`,
-//! which own the group), and the wake at zero is never skipped.
+//! before parking (`poll_until`). Each check sets `LISTENING` with a
+//! read-modify-write of `unsettled` *before* it looks at the outcomes; a
+//! task pushes its outcome and then lowers `unsettled` with a
+//! read-modify-write that reads `LISTENING`. The two are ordered on that
+//! word: if the task's comes first, the joiner's check (acquire) sees its
+//! outcome, or the settled count; if the joiner's comes first, the task
+//! sees `LISTENING` and notifies, and the listener registered before the
+//! second check hears it. `SETTLED_ONLY` and `LISTENING` are only ever set,
+//! never cleared (by the one joiner: `join` and `join_all` own the group,
+//! `join_next` borrows it mutably), and the wake at zero is never skipped
+//! once a joiner listens.
 //!
 //! A group is *finished* (its parent stops waiting for it) when it is settled
 //! and its handle is gone. The task that settles it and `close` both check
@@ -63,16 +68,18 @@ use crate::CancellationToken;
 
 /// `unsettled`: wake the joiner only when the group settles.
 const SETTLED_ONLY: usize = 1;
+/// `unsettled`: a joiner has looked for outcomes and may be parked.
+const LISTENING: usize = 2;
 /// `unsettled`: one task or child group.
-const ONE: usize = 2;
+const ONE: usize = 4;
 
 pub(crate) struct Shared<T, E> {
     token: CancellationToken,
     /// Cancelled when the group's handle is gone (joined or dropped): stops
     /// the deadline timer, if any.
     handle_gone: CancellationToken,
-    /// Unrecorded tasks plus unfinished child groups, and `SETTLED_ONLY`
-    /// (see the module docs).
+    /// Unrecorded tasks plus unfinished child groups, `SETTLED_ONLY` and
+    /// `LISTENING` (see the module docs).
     unsettled: AtomicUsize,
     /// Whether this is a child group (its parent waits for it).
     is_child: bool,
@@ -199,14 +206,12 @@ impl<T, E> Shared<T, E> {
 
     /// Drops one kept handle (a join took an outcome).
     fn release_one_handle(&self) {
-        drop(self.handles.pop());
+        self.handles.pop();
     }
 
     /// Drops every kept handle (the group is settled: every task is done).
     fn release_handles(&self) {
-        while let Some(handle) = self.handles.pop() {
-            drop(handle);
-        }
+        while self.handles.pop().is_some() {}
     }
 
     /// Tasks not recorded yet, and outcomes not taken yet (a snapshot).
@@ -273,7 +278,7 @@ impl<T, E> Shared<T, E> {
     /// now finished for good, tells the parent (once).
     fn wake_joiner(&self, before: usize) {
         let settled = before / ONE == 1;
-        if settled || before & SETTLED_ONLY == 0 {
+        if before & LISTENING != 0 && (settled || before & SETTLED_ONLY == 0) {
             self.finished.notify(usize::MAX);
         }
         if settled && self.is_child {
@@ -422,7 +427,12 @@ impl<T, E> Shared<T, E> {
     }
 
     fn try_take_all(&self) -> Option<Vec<Finished<T, E>>> {
-        if self.unsettled.fetch_or(SETTLED_ONLY, Ordering::AcqRel) / ONE != 0 {
+        if self
+            .unsettled
+            .fetch_or(SETTLED_ONLY | LISTENING, Ordering::AcqRel)
+            / ONE
+            != 0
+        {
             return None;
         }
         // Settled: closed in the same critical section as the check (spawns
@@ -435,9 +445,7 @@ impl<T, E> Shared<T, E> {
         state.closed = true;
         drop(state);
         self.release_handles();
-        let mut all = Vec::with_capacity(self.outcomes.len());
-        all.extend(core::iter::from_fn(|| self.outcomes.pop()));
-        Some(all)
+        Some(self.outcomes.take_all())
     }
 
     fn try_next_finished(&self) -> Option<Option<Finished<T, E>>> {
@@ -445,15 +453,18 @@ impl<T, E> Shared<T, E> {
             self.release_one_handle();
             return Some(Some(finished));
         }
-        if self.unsettled.load(Ordering::Acquire) / ONE == 0 {
-            // Settled: an outcome pushed after the first pop is in by now.
-            let last = self.outcomes.pop();
-            if last.is_none() {
-                self.release_handles();
-            } else {
-                self.release_one_handle();
-            }
-            return Some(last);
+        // Nothing yet: from now on tasks wake us. `LISTENING` is set before
+        // the second look, so a task that lowers the count after it wakes
+        // us, and one that lowered it before has its outcome in already.
+        let before = self.unsettled.fetch_or(LISTENING, Ordering::AcqRel);
+        let next = self.outcomes.pop();
+        if next.is_some() {
+            self.release_one_handle();
+            return Some(next);
+        }
+        if before / ONE == 0 {
+            self.release_handles();
+            return Some(None);
         }
         None
     }

@@ -39,6 +39,58 @@ runtime_tests! {
         assert_eq!(group.join().await.unwrap(), (0..20).collect::<Vec<_>>());
     }
 
+    async fn join_and_join_all_return_spawn_order_whatever_order_tasks_finish(rt) {
+        // Each task waits for its own gate; the gates open one at a time, in
+        // an order far from spawn order, each after the previous task has
+        // finished, so the outcomes are recorded in exactly that order.
+        // `join_next` takes some first: the rest are dense but shuffled
+        // (placed by index) or sparse (sorted), and both joins must still
+        // return them in spawn order.
+        const TASKS: usize = 40;
+        async fn run_in_order(gates: &[(Latch, Latch)], order: impl IntoIterator<Item = usize>) {
+            for i in order {
+                gates[i].0.count_down();
+                gates[i].1.wait().await;
+            }
+        }
+        for (taken_first, join_all) in [
+            ((10..20).collect::<Vec<usize>>(), false),
+            ((0..TASKS).filter(|&i| i != 3 && i != 37).collect(), false),
+            ((10..20).collect(), true),
+            ((0..TASKS).filter(|&i| i != 3 && i != 37).collect(), true),
+        ] {
+            let gates: Vec<(Latch, Latch)> = (0..TASKS).map(|_| (Latch::new(1), Latch::new(1))).collect();
+            let mut group = ErrGroup::new(rt.clone());
+            for (i, (gate, finished)) in gates.iter().enumerate() {
+                let (gate, finished) = (gate.clone(), finished.clone());
+                group.spawn(async move {
+                    gate.wait().await;
+                    finished.count_down();
+                    Ok::<_, ()>(i)
+                });
+            }
+            // A permutation far from spawn order: 7 is coprime with 40.
+            let shuffled = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> {
+                (0..TASKS).map(|k| (k * 7 + 5) % TASKS).filter(|&i| keep(i)).collect()
+            };
+            run_in_order(&gates, shuffled(&|i| taken_first.contains(&i))).await;
+            let mut taken = Vec::new();
+            for _ in 0..taken_first.len() {
+                taken.push(group.join_next().await.unwrap().unwrap());
+            }
+            taken.sort_unstable();
+            assert_eq!(taken, taken_first);
+            run_in_order(&gates, shuffled(&|i| !taken_first.contains(&i))).await;
+            let rest: Vec<usize> = (0..TASKS).filter(|i| !taken_first.contains(i)).collect();
+            if join_all {
+                let outcomes: Vec<usize> = group.join_all().await.into_iter().map(Result::unwrap).collect();
+                assert_eq!(outcomes, rest);
+            } else {
+                assert_eq!(group.join().await.unwrap(), rest);
+            }
+        }
+    }
+
     async fn a_task_handle_dropped_early_does_not_cancel_the_task(rt) {
         // What a group relies on when it drops kept handles before their
         // tasks are done (`join_next` drops one per outcome, whichever task
