@@ -4,7 +4,9 @@
 //! Groups:
 //!
 //! * `add_done/no_waiter`: one `add(1)` + `done()` pair with nobody waiting,
-//!   against two bare atomics (the floor), crossbeam's `WaitGroup`
+//!   against two bare atomics (the floor), the same with the decrement as a
+//!   load + compare-and-swap (the floor of a decrement that must write more
+//!   than the count at zero), crossbeam's `WaitGroup`
 //!   (`clone()` + `drop()`), and hand-rolled `AtomicUsize` groups on tokio's
 //!   `Notify` and on event-listener's `Event` that notify at zero
 //!   (`benches/support/groups.rs`).
@@ -52,6 +54,31 @@ fn add_done(c: &mut Criterion) {
             let atomic = black_box(&atomic);
             atomic.fetch_add(1, Ordering::Relaxed);
             atomic.fetch_sub(1, Ordering::AcqRel);
+        })
+    });
+
+    // The floor of a group whose zero transition must also write other bits
+    // in the same step (here a generation in the high half, bumped at
+    // zero): the decrement is a load and a compare-and-swap instead of a
+    // `fetch_sub` (see `docs/benchmarks.md`).
+    const LOW: usize = u32::MAX as usize;
+    let word = AtomicUsize::new(0);
+    g.bench_function("atomic_floor_cas", |b| {
+        b.iter(|| {
+            let word = black_box(&word);
+            word.fetch_add(1, Ordering::Relaxed);
+            let mut state = word.load(Ordering::Relaxed);
+            loop {
+                let new = if state & LOW == 1 {
+                    (state & !LOW).wrapping_add(LOW + 1)
+                } else {
+                    state - 1
+                };
+                match word.compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed) {
+                    Ok(_) => break,
+                    Err(actual) => state = actual,
+                }
+            }
         })
     });
 
