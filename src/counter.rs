@@ -59,7 +59,8 @@
 //! come first: `AtomicWaker` then hands it nothing, and the waiter's
 //! re-check after registering sees the new generation (the decrement's CAS
 //! precedes its wake, and the wake and the register are RMWs of one word).
-//! A re-poll re-registers and re-checks the same way. The owner frees the
+//! A re-poll checks first (the end of the round is what usually wakes it),
+//! then re-registers and re-checks the same way. The owner frees the
 //! slot by taking its waker out and then clearing `S` and `K` (release); the
 //! next claimer's CAS (acquire) therefore registers after that take.
 
@@ -440,8 +441,9 @@ impl Wait<'_> {
                 // Not registered yet: the waker slot first.
                 match self.counter.claim_slot(generation, cx.waker()) {
                     Claim::Claimed => {
+                        // `claim_slot` registered the waker: re-check only.
                         self.stage = Stage::InSlot(generation);
-                        return self.poll_in_slot(generation, cx);
+                        return self.check_in_slot(generation);
                     }
                     Claim::Ended => break,
                     Claim::Taken => {}
@@ -459,10 +461,21 @@ impl Wait<'_> {
         Poll::Ready(())
     }
 
-    /// Holding the slot: (re-)register the waker, then re-check (see the
-    /// module's wake-up argument); free the slot once finished.
+    /// Holding the slot, polled again: finished if the round is over (the
+    /// usual reason for the poll: its end woke us; nothing to register),
+    /// else re-register the waker and re-check (see the module's wake-up
+    /// argument).
     fn poll_in_slot(&mut self, generation: usize, cx: &mut Context<'_>) -> Poll<()> {
+        if self.check_in_slot(generation).is_ready() {
+            return Poll::Ready(());
+        }
         self.counter.slot.register(cx.waker());
+        self.check_in_slot(generation)
+    }
+
+    /// Holding the slot with a waker registered: finished (the slot freed)
+    /// if the round is over.
+    fn check_in_slot(&mut self, generation: usize) -> Poll<()> {
         if self.counter.reached_zero(generation) {
             trace_event!(trace, "count waiter woken");
             self.stage = Stage::Done;
