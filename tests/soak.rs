@@ -1,4 +1,4 @@
-//! Soak: random groups, for a bounded time per runtime, then an audit.
+//! Soak: random groups, a fixed number of rounds per runtime, then an audit.
 //!
 //! Each round builds a group (sometimes limited, `keep_going`, with a
 //! deadline, with a child group) whose tasks succeed, fail, panic, spin,
@@ -22,11 +22,12 @@
 //! Run: `cargo test --all-features --test soak -- --nocapture` (prints the
 //! figures). Each runtime is a test of its own (`soak_tokio_current_thread`,
 //! `soak_tokio_multi_thread`, `soak_smol`, `soak_async_std`), run in parallel
-//! by the harness. `TASKGROUP_SOAK_SECS` sets the time per runtime (default
-//! 3 s), `TASKGROUP_SOAK_SEED` the seed (decimal or `0x` hex; by default
-//! taken from the clock). The seed is printed, and a failure says how to
-//! replay it: the same seed makes the same decisions round after round; the
-//! thread interleavings differ.
+//! by the harness. `TASKGROUP_SOAK_ROUNDS` sets the rounds per runtime
+//! (default 8,000: about 3 s each in a debug build on 2 cores),
+//! `TASKGROUP_SOAK_SEED` the seed (decimal or `0x` hex; by default taken
+//! from the clock). The seed and the round count are printed, and a failure
+//! says how to replay it: the same seed and rounds make the same decisions,
+//! round after round, on any machine; only the thread interleavings differ.
 #![cfg(not(loom))]
 
 #[path = "support/yield_now.rs"]
@@ -47,24 +48,28 @@ use taskgroup::{
     WaitGroup, WaitGuard,
 };
 
-/// Time per runtime unless `TASKGROUP_SOAK_SECS` says otherwise.
-const DEFAULT_SECS: f64 = 3.0;
+/// Rounds per runtime unless `TASKGROUP_SOAK_ROUNDS` says otherwise.
+const DEFAULT_ROUNDS: u64 = 8_000;
 /// How long the audit at the end waits for the tasks of dropped groups to
 /// wind down before it checks (and fails on whatever is left).
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How much longer than its run (and its audit) a soak may take before it
-/// counts as hung: it only turns a hang into a failure, it measures nothing.
+/// How long a soak (its rounds and its audit) may take before it counts as
+/// hung: this much, plus [`HANG_TIMEOUT_PER_ROUND`] for each round. It only
+/// turns a hang into a failure (a round takes about 0.4 ms here, 25 times
+/// less than its allowance); it measures nothing.
 const HANG_TIMEOUT: Duration = Duration::from_secs(120);
+/// See [`HANG_TIMEOUT`].
+const HANG_TIMEOUT_PER_ROUND: Duration = Duration::from_millis(10);
 /// The payload of the panics the soak makes on purpose.
 const SOAK_PANIC: &str = "soak panic";
 
-fn soak_time() -> Duration {
-    match std::env::var("TASKGROUP_SOAK_SECS") {
-        Ok(secs) => Duration::from_secs_f64(
-            secs.parse()
-                .expect("TASKGROUP_SOAK_SECS is a number of seconds"),
-        ),
-        Err(_) => Duration::from_secs_f64(DEFAULT_SECS),
+fn soak_rounds() -> u64 {
+    match std::env::var("TASKGROUP_SOAK_ROUNDS") {
+        Ok(rounds) => rounds
+            .trim()
+            .parse()
+            .expect("TASKGROUP_SOAK_ROUNDS is a number of rounds"),
+        Err(_) => DEFAULT_ROUNDS,
     }
 }
 
@@ -704,7 +709,7 @@ impl<R: Runtime> Soak<R> {
 
     /// Waits until everything spawned is gone, then checks the invariants
     /// and prints the figures.
-    async fn audit(self, runtime: &str, seed: u64, ran_for: Duration) {
+    async fn audit(self, runtime: &str, seed: u64, rounds: u64, ran_for: Duration) {
         let tracker = self.tracker;
         // Every outside waiter finishes (else the harness's time-out fires).
         self.outside.wait().await;
@@ -717,7 +722,7 @@ impl<R: Runtime> Soak<R> {
         }
         let get = Tracker::get;
         println!(
-            "soak {runtime}: seed {seed:#x}, {ran_for:.1?}: {} groups ({} child, {} dropped \
+            "soak {runtime}: seed {seed:#x}, {rounds} rounds in {ran_for:.1?}: {} groups ({} child, {} dropped \
              unjoined, {} joined, {} cancelled), {} tasks ({} spawned from tasks, {} spawns \
              refused), {} futures ({} completed, {} dropped), outcomes: {} values, {} errors, \
              {} panics, {} cancelled; {} permits taken, {} too-large refused; {} outside waits",
@@ -741,8 +746,8 @@ impl<R: Runtime> Soak<R> {
             get(&tracker.waits_started),
         );
         let replay = format!(
-            "(replay: TASKGROUP_SOAK_SEED={seed:#x} cargo test --all-features --test soak \
-             soak_{runtime})"
+            "(replay: TASKGROUP_SOAK_SEED={seed:#x} TASKGROUP_SOAK_ROUNDS={rounds} cargo test \
+             --all-features --test soak soak_{runtime})"
         );
         let violations = tracker.violations.lock().unwrap().clone();
         assert!(violations.is_empty(), "{runtime} {replay}: {violations:#?}");
@@ -783,7 +788,7 @@ fn check_panic(tracker: &Tracker, policy: PanicPolicy, payload: &(dyn std::any::
     }
 }
 
-/// Runs the soak on `rt` for [`soak_time`], then audits.
+/// Runs [`soak_rounds`] rounds of the soak on `rt`, then audits.
 async fn soak<R: Runtime>(runtime: &str, index: u64, rt: R) {
     // Printed for a replay; each runtime draws its own stream from it.
     let seed = soak_seed();
@@ -795,11 +800,12 @@ async fn soak<R: Runtime>(runtime: &str, index: u64, rt: R) {
         semaphores: Vec::new(),
         outside: WaitGroup::new(),
     };
-    let (started, time) = (Instant::now(), soak_time());
-    while started.elapsed() < time {
+    // Timed only for the printout.
+    let (started, rounds) = (Instant::now(), soak_rounds());
+    for _ in 0..rounds {
         soak.round().await;
     }
-    soak.audit(runtime, seed, started.elapsed()).await;
+    soak.audit(runtime, seed, rounds, started.elapsed()).await;
 }
 
 /// Keeps the panics the soak makes on purpose off stderr; others print.
@@ -827,7 +833,9 @@ fn run(name: &'static str, soak: impl FnOnce() + Send + 'static) {
             let _ = finished.send(());
         })
         .unwrap();
-    match finish.recv_timeout(soak_time() + HANG_TIMEOUT) {
+    let allowance =
+        HANG_TIMEOUT_PER_ROUND.saturating_mul(soak_rounds().try_into().unwrap_or(u32::MAX));
+    match finish.recv_timeout(HANG_TIMEOUT.saturating_add(allowance)) {
         Ok(()) => thread.join().unwrap(),
         Err(RecvTimeoutError::Disconnected) => {
             if let Err(payload) = thread.join() {
