@@ -121,6 +121,7 @@ mod group;
 mod latch;
 mod listen;
 mod semaphore;
+mod spawn_error;
 #[cfg(feature = "std")]
 mod stage;
 mod sync;
@@ -138,6 +139,7 @@ pub use diagnostics::{Pending, PendingKind};
 pub use group::{CancelCause, ErrGroup, GroupError, PanicPayload, PanicPolicy, Spawner, TaskId};
 pub use latch::Latch;
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
+pub use spawn_error::SpawnError;
 pub use wait_group::{WaitGroup, WaitGuard};
 
 /// An optional name for a guard or a task (`enter_named`, `spawn_named`),
