@@ -95,7 +95,9 @@ fn work(i: usize) -> u64 {
 async fn errgroup_join<R: Runtime>(runtime: R, n: usize) -> Vec<u64> {
     let group = ErrGroup::new(runtime);
     for i in 0..n {
-        group.spawn(async move { Ok::<_, Infallible>(work(i)) });
+        group
+            .spawn(async move { Ok::<_, Infallible>(work(i)) })
+            .unwrap();
     }
     group.join().await.expect("no task fails")
 }
@@ -104,7 +106,9 @@ async fn errgroup_join<R: Runtime>(runtime: R, n: usize) -> Vec<u64> {
 async fn errgroup_join_next<R: Runtime>(runtime: R, n: usize) -> Vec<u64> {
     let mut group = ErrGroup::new(runtime);
     for i in 0..n {
-        group.spawn(async move { Ok::<_, Infallible>(work(i)) });
+        group
+            .spawn(async move { Ok::<_, Infallible>(work(i)) })
+            .unwrap();
     }
     let mut values = Vec::with_capacity(n);
     while let Some(result) = group.join_next().await {
@@ -117,9 +121,9 @@ async fn errgroup_join_next<R: Runtime>(runtime: R, n: usize) -> Vec<u64> {
 async fn wait_group<R: Runtime>(runtime: R, n: usize) {
     let wg = WaitGroup::new();
     for i in 0..n {
-        wg.spawn(&runtime, async move {
+        runtime.spawn(wg.track(async move {
             work(i);
-        });
+        }));
     }
     wg.wait().await;
 }

@@ -63,6 +63,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
+use taskgroup::runtime::Runtime;
 use taskgroup::{ErrGroup, WaitGroup};
 
 #[path = "support/harness.rs"]
@@ -92,7 +93,9 @@ fn new_runtimes() -> Runtimes {
 async fn errgroup_join<R: Rt>(rt: R, n: usize) -> Vec<u64> {
     let group = ErrGroup::new(rt.adapter());
     for i in 0..n {
-        group.spawn(async move { Ok::<_, Infallible>(work(i)) });
+        group
+            .spawn(async move { Ok::<_, Infallible>(work(i)) })
+            .unwrap();
     }
     group.join().await.expect("no task fails")
 }
@@ -100,7 +103,9 @@ async fn errgroup_join<R: Rt>(rt: R, n: usize) -> Vec<u64> {
 async fn errgroup_join_next<R: Rt>(rt: R, n: usize) -> Vec<u64> {
     let mut group = ErrGroup::new(rt.adapter());
     for i in 0..n {
-        group.spawn(async move { Ok::<_, Infallible>(work(i)) });
+        group
+            .spawn(async move { Ok::<_, Infallible>(work(i)) })
+            .unwrap();
     }
     let mut values = Vec::with_capacity(n);
     while let Some(result) = group.join_next().await {
@@ -113,9 +118,9 @@ async fn waitgroup_spawn<R: Rt>(rt: R, n: usize) {
     let wg = WaitGroup::new();
     let runtime = rt.adapter();
     for i in 0..n {
-        wg.spawn(&runtime, async move {
+        runtime.spawn(wg.track(async move {
             black_box(work(i));
-        });
+        }));
     }
     wg.wait().await;
 }

@@ -356,13 +356,6 @@ fn group_sizes<R: Runtime>(name: &str, runtime: R, with_peers: bool) -> Vec<Row>
             peers: Vec::new(),
         },
         Row {
-            ours: format!("`join_all_timeout(d)` future ({name})"),
-            size: size_of_val_future(
-                &Group::new(runtime.clone()).join_all_timeout(Duration::from_secs(1)),
-            ),
-            peers: Vec::new(),
-        },
-        Row {
             ours: format!("`join_next()` future ({name})"),
             size: join_next_size,
             peers: peers(&[("tokio `JoinSet::join_next()`", join_next)]),
@@ -525,13 +518,13 @@ fn task_future_sizes(runtime: &TokioRuntime) {
 
     let group = Group::new(probe.clone());
     let task = spawned_size(&probe, || {
-        group.spawn(job(1));
+        group.spawn(job(1)).unwrap();
     });
     println!("| `ErrGroup::spawn` (the group's task around it) | {task} |");
 
-    let limited = Group::new(probe.clone()).with_limit(1);
+    let limited = Group::builder(probe.clone()).limit(1).build();
     let worker = spawned_size(&probe, || {
-        limited.spawn(job(1));
+        limited.spawn(job(1)).unwrap();
     });
     println!(
         "| `ErrGroup::spawn` with a limit, a free slot (a worker around the task) | {worker} |"
@@ -539,7 +532,7 @@ fn task_future_sizes(runtime: &TokioRuntime) {
     // With the slot taken (the worker is kept, unpolled), the next task is
     // boxed into the group's queue, not spawned: its box holds the group's
     // task future (the size two rows up).
-    limited.spawn(job(2));
+    limited.spawn(job(2)).unwrap();
     assert!(probe.take().is_empty(), "a queued task is not spawned");
 
     let wg = WaitGroup::new();
@@ -547,11 +540,15 @@ fn task_future_sizes(runtime: &TokioRuntime) {
         let _ = job(1).await;
     };
     let unit_size = size_of_val_future(&unit_job);
-    let wrapped = spawned_size(&probe, || wg.spawn(&probe, unit_job));
+    let wrapped = spawned_size(&probe, || probe.spawn(wg.track(unit_job)));
     println!("| `WaitGroup::spawn` (a guard around `async {{ let _ = job.await; }}`, {unit_size} B) | {wrapped} |");
 
     let deadline = spawned_size(&probe, || {
-        drop(Group::new(probe.clone()).with_deadline(Duration::from_secs(1)));
+        drop(
+            Group::builder(probe.clone())
+                .deadline(Duration::from_secs(1))
+                .build(),
+        );
     });
     println!("| `with_deadline` (one timer task per group) | {deadline} |");
 }
@@ -624,7 +621,7 @@ async fn smol_until_idle(executor: &smol::Executor<'static>) {
 async fn tokio_err_group(marks: &mut Marks) {
     let group = Group::new(TokioRuntime::current());
     for i in 0..TASKS {
-        group.spawn(job(i as u64));
+        group.spawn(job(i as u64)).unwrap();
     }
     marks.mark();
     tokio_until_idle().await;
@@ -665,7 +662,7 @@ async fn tokio_handles(marks: &mut Marks) {
 async fn smol_err_group(executor: &Arc<smol::Executor<'static>>, marks: &mut Marks) {
     let group = Group::new(SmolRuntime::with_executor(Arc::clone(executor)));
     for i in 0..TASKS {
-        group.spawn(job(i as u64));
+        group.spawn(job(i as u64)).unwrap();
     }
     marks.mark();
     smol_until_idle(executor).await;

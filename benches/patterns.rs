@@ -228,9 +228,9 @@ async fn errgroup_join(runtime: TokioRuntime) -> Duration {
     let setup = Setup::new();
     let group = ErrGroup::new(runtime);
     for _ in 0..SIBLINGS {
-        group.spawn(setup.sibling::<Result<(), Failure>>());
+        group.spawn(setup.sibling::<Result<(), Failure>>()).unwrap();
     }
-    group.spawn(setup.failing());
+    group.spawn(setup.failing()).unwrap();
     let result = group.join().await;
     let latency = setup.latency();
     assert!(matches!(result, Err(GroupError::Task(Failure))));

@@ -946,18 +946,20 @@ async fn run<R: Runtime>(rt: R, args: Args) {
     let requests = ErrGroup::new(rt.clone());
     for request in plan_requests(&args) {
         let (rt, loader) = (rt.clone(), loader.clone());
-        requests.spawn(async move {
-            rt.sleep(request.arrives_after).await;
-            let mut shown = (0, 0);
-            for author in loader.load_many(request.authors).await {
-                match author {
-                    Ok(_name) => shown.0 += 1,
-                    Err(LoadError::Missing) => shown.1 += 1, // "[deleted]"
-                    Err(error) => return Err(error),
+        requests
+            .spawn(async move {
+                rt.sleep(request.arrives_after).await;
+                let mut shown = (0, 0);
+                for author in loader.load_many(request.authors).await {
+                    match author {
+                        Ok(_name) => shown.0 += 1,
+                        Err(LoadError::Missing) => shown.1 += 1, // "[deleted]"
+                        Err(error) => return Err(error),
+                    }
                 }
-            }
-            Ok(shown)
-        });
+                Ok(shown)
+            })
+            .unwrap();
     }
     let served = requests.join().await;
     loader.shutdown().await;
@@ -1588,7 +1590,7 @@ mod tests {
         let wg = WaitGroup::new();
         for task in 0..TASKS {
             let (loader, answered, dropped) = (loader.clone(), answered.clone(), dropped.clone());
-            wg.spawn(&rt, async move {
+            rt.spawn(wg.track(async move {
                 for i in 0..LOADS {
                     let key = (task * 7 + i * 13) % 100;
                     let mut load = Box::pin(loader.load(key));
@@ -1609,7 +1611,7 @@ mod tests {
                     }
                     answered.fetch_add(1, Ordering::SeqCst);
                 }
-            });
+            }));
         }
         wg.wait().await;
         loader.shutdown().await;

@@ -407,10 +407,10 @@ async fn plain_wait_group<R: Runtime>(rt: &R, plan: &[Lookup]) -> Row {
     let wg = WaitGroup::new();
     for &job in plan {
         let (rt2, probe, results) = (rt.clone(), probe.clone(), results.clone());
-        wg.spawn(rt, async move {
+        rt.spawn(wg.track(async move {
             let result = lookup(rt2, job, probe).await;
             results.lock().unwrap().push(result);
-        });
+        }));
     }
     wg.wait().await;
     let elapsed = start.elapsed();
@@ -492,7 +492,7 @@ async fn err_group<R: Runtime>(rt: &R, plan: &[Lookup]) -> Row {
     let start = Instant::now();
     let mut group = ErrGroup::new(rt.clone());
     for &job in plan {
-        group.spawn(lookup(rt.clone(), job, probe.clone()));
+        group.spawn(lookup(rt.clone(), job, probe.clone())).unwrap();
     }
     let (mut found, mut first_error, mut cancelled_as) = (0, None, Vec::new());
     while let Some(outcome) = group.join_next().await {
@@ -585,15 +585,17 @@ async fn bounded<R: Runtime>(rt: &R, plan: &[Lookup]) -> Row {
     let start = Instant::now();
     // `keep_going`: a failure does not cancel the others, so every lookup
     // runs, two at a time.
-    let group = ErrGroup::new(rt.clone()).keep_going();
+    let group = ErrGroup::builder(rt.clone()).keep_going().build();
     for &job in plan {
-        group.spawn(lookup_with_permits(
-            rt.clone(),
-            semaphore.clone(),
-            1,
-            job,
-            probe.clone(),
-        ));
+        group
+            .spawn(lookup_with_permits(
+                rt.clone(),
+                semaphore.clone(),
+                1,
+                job,
+                probe.clone(),
+            ))
+            .unwrap();
     }
     let outcomes = group.join_all().await;
     let elapsed = start.elapsed();
@@ -612,15 +614,17 @@ async fn weighted<R: Runtime>(rt: &R, plan: &[Lookup], rows: &mut Vec<Row>) {
     let probe = Arc::new(Probe::default());
     let semaphore = Semaphore::new(WEIGHT_CAPACITY);
     let start = Instant::now();
-    let group = ErrGroup::new(rt.clone()).keep_going();
+    let group = ErrGroup::builder(rt.clone()).keep_going().build();
     for &job in plan {
-        group.spawn(lookup_with_permits(
-            rt.clone(),
-            semaphore.clone(),
-            job.dc.weight,
-            job,
-            probe.clone(),
-        ));
+        group
+            .spawn(lookup_with_permits(
+                rt.clone(),
+                semaphore.clone(),
+                job.dc.weight,
+                job,
+                probe.clone(),
+            ))
+            .unwrap();
     }
 
     // While the lookups hold (and queue for) the permits: one request that

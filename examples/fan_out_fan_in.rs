@@ -296,16 +296,18 @@ async fn phase_join<R: Runtime>(rt: &R, args: &Args) {
         args.fail_at
             .map_or_else(|| "none".to_owned(), |i| i.to_string())
     );
-    let group = ErrGroup::new(rt.clone());
+    let builder = ErrGroup::builder(rt.clone());
     let group = match args.limit {
-        Some(limit) => group.with_limit(limit),
-        None => group,
+        Some(limit) => builder.limit(limit).build(),
+        None => builder.build(),
     };
     // `join` consumes the group: keep a spawner to ask for the cause after.
     let watch = group.spawner();
     for &plan in &plans {
         let tracker = Tracker::new(Arc::clone(&board), plan.id);
-        group.spawn(process(rt.clone(), plan, Some(tracker)));
+        group
+            .spawn(process(rt.clone(), plan, Some(tracker)))
+            .unwrap();
     }
     println!(
         "[{:>5} ms] spawned {} tasks, len() = {}",
@@ -395,7 +397,7 @@ async fn phase_join_next<R: Runtime>(rt: &R, args: &Args) {
 
     let mut group = ErrGroup::new(rt.clone());
     for &plan in &plans {
-        group.spawn(process(rt.clone(), plan, None));
+        group.spawn(process(rt.clone(), plan, None)).unwrap();
     }
     let mut arrival = 0;
     while let Some(outcome) = group.join_next().await {

@@ -260,9 +260,10 @@ impl<R: Runtime> Service<R> {
         // A connection's error is that connection's business: `keep_going`,
         // and keep a handler's panic as that connection's outcome.
         let conns = main
-            .child()
+            .child_builder()
             .keep_going()
-            .with_panic_policy(PanicPolicy::Capture);
+            .panic_policy(PanicPolicy::Capture)
+            .build();
         let stopping = Arc::new(AtomicBool::new(false));
         let registry = Arc::new(Mutex::new(Vec::new()));
         let threads = WaitGroup::new();
@@ -286,7 +287,8 @@ impl<R: Runtime> Service<R> {
         // The supervisor: the main group's task lives as long as the accept
         // thread; an accept error fails it, which cancels the main group and
         // with it every connection.
-        main.spawn(async move { exit_rx.await.unwrap_or(Err(ServiceError::AcceptThreadDied)) });
+        main.spawn(async move { exit_rx.await.unwrap_or(Err(ServiceError::AcceptThreadDied)) })
+            .unwrap();
 
         Ok(Self {
             addr,

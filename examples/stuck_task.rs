@@ -30,7 +30,9 @@ fn main() {
     let stuck = smol::block_on(async {
         let group = ErrGroup::<usize, String, _>::new(runtime.clone());
         for page in pages {
-            group.spawn_named(format!("fetch {page}"), fetch(runtime.clone(), page));
+            group
+                .spawn_named(format!("fetch {page}"), fetch(runtime.clone(), page))
+                .unwrap();
         }
         let spawner = group.spawner();
         let join = Box::pin(group.join());

@@ -45,7 +45,9 @@ fn main() {
         async {
             let group = ErrGroup::new(runtime.clone());
             for path in ["/", "/slow", "/broken"] {
-                group.spawn_named(format!("fetch {path}"), fetch(runtime.clone(), path));
+                group
+                    .spawn_named(format!("fetch {path}"), fetch(runtime.clone(), path))
+                    .unwrap();
             }
             group.join().await
         }

@@ -38,9 +38,9 @@
 //! use taskgroup::{runtime::SmolRuntime, ErrGroup};
 //!
 //! smol::block_on(async {
-//!     let group = ErrGroup::new(SmolRuntime::global()).with_limit(8);
+//!     let group = ErrGroup::builder(SmolRuntime::global()).limit(8).build();
 //!     for url in ["a", "b", "c"] {
-//!         group.spawn(async move { Ok::<_, std::io::Error>(url.len()) });
+//!         group.spawn(async move { Ok::<_, std::io::Error>(url.len()) }).unwrap();
 //!     }
 //!     let sizes = group.join().await?; // in spawn order, or the first error
 //!     assert_eq!(sizes, vec![1, 1, 1]);
@@ -116,15 +116,16 @@ mod cancel;
 mod counter;
 #[cfg(feature = "diagnostics")]
 mod diagnostics;
+mod error;
 #[cfg(feature = "std")]
 mod group;
 mod latch;
 mod listen;
 mod semaphore;
 mod spawn_error;
-#[cfg(feature = "std")]
 mod stage;
 mod sync;
+mod task_id;
 mod wait_group;
 
 #[cfg(feature = "std")]
@@ -136,10 +137,15 @@ pub use cancel::{CancellationToken, DropGuard};
 #[cfg(feature = "diagnostics")]
 pub use diagnostics::{Pending, PendingKind};
 #[cfg(feature = "std")]
-pub use group::{CancelCause, ErrGroup, GroupError, PanicPayload, PanicPolicy, Spawner, TaskId};
+#[cfg(feature = "std")]
+pub use error::PanicPayload;
+pub use error::{CancelCause, GroupError, PanicPolicy};
+#[cfg(feature = "std")]
+pub use group::{Builder, ErrGroup, Spawner};
 pub use latch::Latch;
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
 pub use spawn_error::SpawnError;
+pub use task_id::TaskId;
 pub use wait_group::{WaitGroup, WaitGuard};
 
 /// An optional name for a guard or a task (`enter_named`, `spawn_named`),
@@ -151,6 +157,7 @@ pub mod futures {
     pub use crate::cancel::{Cancelled, RunUntilCancelled};
     pub use crate::counter::Wait;
     pub use crate::semaphore::Acquire;
+    pub use crate::wait_group::Tracked;
 }
 
 /// The guide's code blocks, compiled and run as doctests (`cargo test --doc`).

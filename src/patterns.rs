@@ -98,7 +98,9 @@ where
 {
     let group = ErrGroup::new(runtime.clone());
     for input in inputs {
-        group.spawn(f(input));
+        group
+            .spawn(f(input))
+            .expect("a pattern's own group is never closed");
     }
     group.join().await
 }
@@ -230,7 +232,7 @@ where
             "map_concurrent with a limit of zero would never run anything"
         );
         Self {
-            group: ErrGroup::new(runtime.clone()).keep_going(),
+            group: ErrGroup::builder(runtime.clone()).keep_going().build(),
             inputs: Some(inputs),
             f,
             limit,
@@ -263,7 +265,9 @@ where
                     *this.inputs = None;
                     break;
                 };
-                this.group.spawn((this.f)(input));
+                this.group
+                    .spawn((this.f)(input))
+                    .expect("a pattern's own group is never closed");
                 *this.spawned += 1;
             }
             if let Some(result) = this.parked.remove(&*this.yielded) {
@@ -349,9 +353,11 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    let group = ErrGroup::new(runtime.clone()).keep_going();
+    let group = ErrGroup::builder(runtime.clone()).keep_going().build();
     for future in futures {
-        group.spawn(future);
+        group
+            .spawn(future)
+            .expect("a pattern's own group is never closed");
     }
     let mut errors = Vec::new();
     let mut listener = None;
@@ -421,7 +427,7 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    let group = ErrGroup::new(runtime.clone()).keep_going();
+    let group = ErrGroup::builder(runtime.clone()).keep_going().build();
     let mut attempts = Attempts {
         iter: attempts.into_iter(),
         exhausted: false,
@@ -433,7 +439,9 @@ where
         if in_flight == 0 {
             match attempts.next() {
                 Some(attempt) => {
-                    group.spawn(attempt);
+                    group
+                        .spawn(attempt)
+                        .expect("a pattern's own group is never closed");
                     in_flight += 1;
                 }
                 None => return Err(in_given_order(errors)),
@@ -456,7 +464,9 @@ where
             // The delay passed with no answer: hedge with the next attempt.
             None => {
                 if let Some(attempt) = attempts.next() {
-                    group.spawn(attempt);
+                    group
+                        .spawn(attempt)
+                        .expect("a pattern's own group is never closed");
                     in_flight += 1;
                 }
             }
@@ -466,7 +476,9 @@ where
                 in_flight -= 1;
                 // A failure starts the next attempt at once.
                 if let Some(attempt) = attempts.next() {
-                    group.spawn(attempt);
+                    group
+                        .spawn(attempt)
+                        .expect("a pattern's own group is never closed");
                     in_flight += 1;
                 }
             }

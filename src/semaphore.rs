@@ -319,7 +319,7 @@ impl Inner {
 /// Use it to bound how much of something is in use at once — connections,
 /// memory, CPU-heavy jobs — when different users need different amounts
 /// (weights). To bound how many tasks of a group run at once, the group's own
-/// [`with_limit`](crate::ErrGroup::with_limit) is simpler.
+/// [`limit`](crate::Builder::limit) is simpler.
 ///
 /// # Semantics
 ///
@@ -418,7 +418,7 @@ impl Semaphore {
     ///             smol::future::yield_now().await; // "download", permit held
     ///             running.fetch_sub(1, Ordering::SeqCst);
     ///             Ok::<_, taskgroup::AcquireError>(now)
-    ///         });
+    ///         }).unwrap();
     ///     }
     ///     assert!(group.join().await.unwrap().iter().all(|&now| now <= 2));
     /// });

@@ -233,49 +233,46 @@ impl WaitGroup {
         self.registry.lock().pending()
     }
 
-    #[cfg(feature = "std")]
-    /// Spawns `future` on `runtime` and counts it: `add(1)` now, `done()`
-    /// when the task ends — also when it panics or the runtime drops it
-    /// (Go 1.25's `WaitGroup.Go`).
+    /// Counts `future`: `add(1)` now, and `done()` when the returned future
+    /// completes or is dropped — also when it panics, or a runtime drops it
+    /// unfinished (tokio-util's `TaskTracker::track_future`, Go 1.25's
+    /// `WaitGroup.Go` without the spawn). Hand the result to any runtime's
+    /// spawn, or await it yourself: the group needs no runtime.
+    ///
+    /// The count is lowered after `future` itself is dropped, so a
+    /// [`wait`](Self::wait) never returns while it is still alive.
     ///
     /// # Panics
     ///
-    /// As [`add`](Self::add), on overflow; and whatever `runtime.spawn` does
-    /// when it cannot spawn.
+    /// As [`add`](Self::add), on overflow.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
-    /// use taskgroup::{runtime::SmolRuntime, WaitGroup};
+    /// use taskgroup::WaitGroup;
     ///
     /// smol::block_on(async {
     ///     let wg = WaitGroup::new();
     ///     let hits = Arc::new(AtomicUsize::new(0));
     ///     for _ in 0..10 {
     ///         let hits = hits.clone();
-    ///         wg.spawn(&SmolRuntime::global(), async move {
+    ///         smol::spawn(wg.track(async move {
     ///             hits.fetch_add(1, Ordering::Relaxed);
-    ///         });
+    ///         }))
+    ///         .detach();
     ///     }
     ///     wg.wait().await;
     ///     assert_eq!(hits.load(Ordering::Relaxed), 10);
     /// });
     /// ```
     #[track_caller]
-    pub fn spawn<R, F>(&self, runtime: &R, future: F)
-    where
-        R: crate::runtime::Runtime,
-        F: core::future::Future<Output = ()> + Send + 'static,
-    {
-        // The guard is captured by the task's future, so it is dropped (and
-        // calls `done`) however that future ends, even never polled.
-        let guard = self.enter();
-        runtime.spawn(Guarded {
+    pub fn track<F: core::future::Future>(&self, future: F) -> Tracked<F> {
+        Tracked {
             stage: crate::stage::Stage::Running { future },
-            guard: Some(guard),
-        });
+            guard: Some(self.enter()),
+        }
     }
 
     /// The current count. Other handles may change it at any time, so treat
@@ -483,41 +480,55 @@ fn panicking() -> bool {
     return false;
 }
 
-#[cfg(feature = "std")]
 pin_project_lite::pin_project! {
-    /// The task [`WaitGroup::spawn`] hands the runtime: the user's future and
-    /// the guard that balances its `add`. Written out rather than an `async`
-    /// block, which kept the future twice (the captured one and the one being
-    /// awaited).
+    /// A future counted by a [`WaitGroup`] ([`WaitGroup::track`]): it
+    /// resolves to its inner future's output, and lowers the group's count
+    /// when that future completes or this one is dropped.
     ///
-    /// On `Ready` the future is dropped first and then the guard, so `wait`
-    /// never returns before the future is gone. Dropped unfinished (the
-    /// runtime shut down), fields drop in order: the future, then the guard.
-    struct Guarded<F> {
+    /// Written out rather than an `async` block, which kept the future twice
+    /// (the captured one and the one being awaited). On `Ready` the inner
+    /// future is dropped first and then the guard, so `wait` never returns
+    /// before the future is gone. Dropped unfinished, fields drop in order:
+    /// the future, then the guard.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it drops the inner future and lowers the count once.
+    #[must_use = "futures do nothing unless polled; dropping it lowers the count at once"]
+    pub struct Tracked<F> {
         #[pin]
         stage: crate::stage::Stage<F>,
         guard: Option<WaitGuard>,
     }
 }
 
-#[cfg(feature = "std")]
-impl<F: core::future::Future<Output = ()>> core::future::Future for Guarded<F> {
-    type Output = ();
+impl<F: core::future::Future> core::future::Future for Tracked<F> {
+    type Output = F::Output;
 
     fn poll(
         self: core::pin::Pin<&mut Self>,
         cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<()> {
+    ) -> core::task::Poll<F::Output> {
         let mut this = self.project();
-        if let crate::stage::StageProjection::Running { future } = this.stage.as_mut().project() {
-            if future.poll(cx).is_pending() {
-                return core::task::Poll::Pending;
-            }
-            // If the future's `Drop` panics, the guard stays in `guard` and
-            // is dropped with the task: `done` is still called.
-            this.stage.project_replace(crate::stage::Stage::Done);
-        }
+        let crate::stage::StageProjection::Running { future } = this.stage.as_mut().project()
+        else {
+            panic!("`Tracked` polled after it completed");
+        };
+        let core::task::Poll::Ready(output) = future.poll(cx) else {
+            return core::task::Poll::Pending;
+        };
+        // If the future's `Drop` panics, the guard stays in `guard` and is
+        // dropped with this future: `done` is still called.
+        this.stage.project_replace(crate::stage::Stage::Done);
         drop(this.guard.take());
-        core::task::Poll::Ready(())
+        core::task::Poll::Ready(output)
+    }
+}
+
+impl<F> fmt::Debug for Tracked<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracked")
+            .field("done", &self.guard.is_none())
+            .finish_non_exhaustive()
     }
 }

@@ -436,7 +436,7 @@ async fn group_batch<R: Runtime>(runtime: R, limit: Option<usize>, n: usize) -> 
         group = group.with_limit(limit);
     }
     for i in 0..n {
-        group.spawn(job(i));
+        group.spawn(job(i)).unwrap();
     }
     group.join().await.expect("no task fails").len()
 }

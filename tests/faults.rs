@@ -123,15 +123,19 @@ fn tokio_runtime_shut_down_under_a_group_reports_lost_tasks_and_keeps_results() 
     let group = ErrGroup::<u32, (), _>::new(TokioRuntime::from_handle(runtime.handle().clone()));
     let finished = WaitGroup::new();
     let guard = finished.enter();
-    group.spawn(async move {
-        drop(guard);
-        Ok(1)
-    });
-    group.spawn(std::future::pending());
-    group.spawn(async {
-        tokio::time::sleep(Duration::from_secs(3_600)).await;
-        Ok(3)
-    });
+    group
+        .spawn(async move {
+            drop(guard);
+            Ok(1)
+        })
+        .unwrap();
+    group.spawn(std::future::pending()).unwrap();
+    group
+        .spawn(async {
+            tokio::time::sleep(Duration::from_secs(3_600)).await;
+            Ok(3)
+        })
+        .unwrap();
     finished.wait_blocking();
     drop(runtime); // drops every task the runtime still holds
     let outcomes = join_all_elsewhere(group);
@@ -149,18 +153,22 @@ fn runtime_shut_down_under_a_limited_group_reports_queued_tasks_too() {
     // Two workers hold the slots, three tasks wait in the group's queue:
     // when the runtime drops the workers, the queue is dropped with them.
     let runtime = tokio_current_thread();
-    let group = ErrGroup::<u32, (), _>::new(TokioRuntime::from_handle(runtime.handle().clone()))
-        .with_limit(2);
+    let group =
+        ErrGroup::<u32, (), _>::builder(TokioRuntime::from_handle(runtime.handle().clone()))
+            .limit(2)
+            .build();
     let ledger = Arc::new(Ledger::default());
     let started = Latch::new(2);
     for _ in 0..5 {
         let (ticket, started) = (ledger.ticket(), started.clone());
-        group.spawn(async move {
-            started.count_down();
-            std::future::pending::<()>().await;
-            ticket.complete();
-            Ok(0)
-        });
+        group
+            .spawn(async move {
+                started.count_down();
+                std::future::pending::<()>().await;
+                ticket.complete();
+                Ok(0)
+            })
+            .unwrap();
     }
     // Let both workers start, then shut the runtime down under them.
     runtime.block_on(started.wait());
@@ -182,11 +190,13 @@ fn tokio_current_thread_shut_down_join_returns_lost_and_join_next_keeps_the_fini
     let group = ErrGroup::<u32, (), _>::new(TokioRuntime::from_handle(runtime.handle().clone()));
     let first_done = Latch::new(1);
     let signal = first_done.clone();
-    group.spawn(async move {
-        signal.count_down();
-        Ok(1)
-    });
-    group.spawn(std::future::pending());
+    group
+        .spawn(async move {
+            signal.count_down();
+            Ok(1)
+        })
+        .unwrap();
+    group.spawn(std::future::pending()).unwrap();
     runtime.block_on(first_done.wait());
     drop(runtime);
     let joined = finishes("join", move || futures::executor::block_on(group.join()));
@@ -197,8 +207,8 @@ fn tokio_current_thread_shut_down_join_returns_lost_and_join_next_keeps_the_fini
     let runtime = tokio_current_thread();
     let mut group =
         ErrGroup::<u32, (), _>::new(TokioRuntime::from_handle(runtime.handle().clone()));
-    let finished = group.spawn(async { Ok(1) });
-    let lost = group.spawn(std::future::pending());
+    let finished = group.spawn(async { Ok(1) }).unwrap();
+    let lost = group.spawn(std::future::pending()).unwrap();
     let (id, first) = runtime.block_on(group.join_next_with_id()).unwrap();
     assert_eq!((id, first.ok()), (finished, Some(1)));
     drop(runtime);
@@ -219,14 +229,16 @@ fn tokio_shut_down_under_a_task_whose_drop_panics_reports_it_lost_and_keeps_the_
     let started = Latch::new(2);
     for _ in 0..2 {
         let started = started.clone();
-        group.spawn(async move {
-            let _bomb = ExplodesOnDrop;
-            started.count_down();
-            std::future::pending::<()>().await;
-            Ok(0)
-        });
+        group
+            .spawn(async move {
+                let _bomb = ExplodesOnDrop;
+                started.count_down();
+                std::future::pending::<()>().await;
+                Ok(0)
+            })
+            .unwrap();
     }
-    group.spawn(async { Ok(3) });
+    group.spawn(async { Ok(3) }).unwrap();
     runtime.block_on(started.wait());
     // tokio catches a panic in a task's drop at shutdown: none reaches us.
     drop(runtime);
@@ -248,18 +260,22 @@ fn tokio_shut_down_under_nested_groups_reports_lost_and_drops_the_child_tasks() 
     let started = Latch::new(3);
     for _ in 0..3 {
         let (ticket, started) = (ledger.ticket(), started.clone());
-        child.spawn(async move {
-            started.count_down();
-            std::future::pending::<()>().await;
-            ticket.complete();
-            Ok(0)
-        });
+        child
+            .spawn(async move {
+                started.count_down();
+                std::future::pending::<()>().await;
+                ticket.complete();
+                Ok(0)
+            })
+            .unwrap();
     }
-    parent.spawn(async move {
-        let values = child.join().await.map_err(drop)?;
-        Ok(values.len() as u32)
-    });
-    parent.spawn(async { Ok(7) });
+    parent
+        .spawn(async move {
+            let values = child.join().await.map_err(drop)?;
+            Ok(values.len() as u32)
+        })
+        .unwrap();
+    parent.spawn(async { Ok(7) }).unwrap();
     started.wait_blocking();
     drop(runtime);
     let outcomes = join_all_elsewhere(parent);
@@ -289,17 +305,19 @@ impl Runtime for DropsEverything {
 fn an_executor_that_drops_its_tasks_unpolled_gets_every_task_reported_lost() {
     for limit in [None, Some(1), Some(2)] {
         let ledger = Arc::new(Ledger::default());
-        let group = ErrGroup::<u32, (), _>::new(DropsEverything);
+        let builder = ErrGroup::<u32, (), _>::builder(DropsEverything);
         let group = match limit {
-            Some(limit) => group.with_limit(limit),
-            None => group,
+            Some(limit) => builder.limit(limit).build(),
+            None => builder.build(),
         };
         for value in 0..5 {
             let ticket = ledger.ticket();
-            group.spawn(async move {
-                ticket.complete();
-                Ok(value)
-            });
+            group
+                .spawn(async move {
+                    ticket.complete();
+                    Ok(value)
+                })
+                .unwrap();
         }
         let outcomes = join_all_elsewhere(group);
         assert_eq!(outcomes.len(), 5, "limit {limit:?}");
@@ -327,18 +345,22 @@ fn smol_executor_no_longer_driven_is_freed_with_its_group_and_drops_every_task()
     let group = ErrGroup::<Ticket, (), _>::new(SmolRuntime::with_executor(Arc::clone(&executor)));
     let first_done = Latch::new(1);
     let (ticket, signal) = (ledger.ticket(), first_done.clone());
-    group.spawn(async move {
-        signal.count_down();
-        // The value stays in the group's bookkeeping, unjoined.
-        Ok(ticket)
-    });
+    group
+        .spawn(async move {
+            signal.count_down();
+            // The value stays in the group's bookkeeping, unjoined.
+            Ok(ticket)
+        })
+        .unwrap();
     for _ in 0..3 {
         let ticket = ledger.ticket();
-        group.spawn(async move {
-            std::future::pending::<()>().await;
-            ticket.complete();
-            Ok(Ticket(None))
-        });
+        group
+            .spawn(async move {
+                std::future::pending::<()>().await;
+                ticket.complete();
+                Ok(Ticket(None))
+            })
+            .unwrap();
     }
     drive_until(&executor, &first_done);
     drop(executor); // the user stops driving it, and drops it
@@ -368,11 +390,13 @@ fn smol_executor_dropped_by_its_owner_gets_the_group_lost_instead_of_hanging() {
     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::with_executor(Arc::clone(&executor)));
     let first_done = Latch::new(1);
     let signal = first_done.clone();
-    group.spawn(async move {
-        signal.count_down();
-        Ok(1)
-    });
-    group.spawn(std::future::pending());
+    group
+        .spawn(async move {
+            signal.count_down();
+            Ok(1)
+        })
+        .unwrap();
+    group.spawn(std::future::pending()).unwrap();
     drive_until(&executor, &first_done);
     // The owner drops its executor and stops driving it, as it would drop a
     // tokio runtime. The group's runtime handle holds it only weakly.
@@ -393,12 +417,14 @@ fn smol_executor_dropping_a_task_whose_drop_panics_does_not_abort() {
         let group = ErrGroup::<u32, (), _>::new(SmolRuntime::with_executor(Arc::clone(&executor)));
         let started = Latch::new(1);
         let signal = started.clone();
-        group.spawn(async move {
-            let _bomb = ExplodesOnDrop;
-            signal.count_down();
-            std::future::pending::<()>().await;
-            Ok(1)
-        });
+        group
+            .spawn(async move {
+                let _bomb = ExplodesOnDrop;
+                signal.count_down();
+                std::future::pending::<()>().await;
+                Ok(1)
+            })
+            .unwrap();
         drive_until(&executor, &started);
         drop(executor);
         // The last handle on the executor: it drops the task, and the bomb.
@@ -690,12 +716,14 @@ fn a_panicking_waker_on_the_group_token_does_not_hang_the_join() {
     assert!(poll(&mut *doomed, &exploding_waker()).is_pending());
     let started = Latch::new(1);
     let signal = started.clone();
-    group.spawn(async move {
-        signal.count_down();
-        std::future::pending().await
-    });
+    group
+        .spawn(async move {
+            signal.count_down();
+            std::future::pending().await
+        })
+        .unwrap();
     started.wait_blocking();
-    group.spawn(async { Err("fail") });
+    group.spawn(async { Err("fail") }).unwrap();
     let joined = finishes("join", move || futures::executor::block_on(group.join()));
     assert!(matches!(joined, Err(GroupError::Task("fail"))));
     drop(runtime);
@@ -740,7 +768,7 @@ impl Runtime for ByHand {
 fn a_panicking_joiner_waker_panics_in_the_task_that_finishes_last_and_the_outcome_is_kept() {
     let executor = ByHand::default();
     let mut group = ErrGroup::<u32, (), _>::new(executor.clone());
-    group.spawn(async { Ok(7) });
+    group.spawn(async { Ok(7) }).unwrap();
     let mut next = Box::pin(group.join_next());
     assert!(next
         .as_mut()
@@ -773,7 +801,7 @@ fn a_panicking_joiner_waker_panics_in_the_task_that_finishes_last_and_the_outcom
 fn a_join_whose_waker_panicked_once_still_returns_the_values() {
     let executor = ByHand::default();
     let group = ErrGroup::<u32, (), _>::new(executor.clone());
-    group.spawn(async { Ok(7) });
+    group.spawn(async { Ok(7) }).unwrap();
     let mut join = Box::pin(group.join());
     assert!(join
         .as_mut()
@@ -946,10 +974,12 @@ fn a_joiner_whose_waker_spawns_and_cancels_from_wake_does_not_deadlock() {
         });
         let gate = Latch::new(1);
         let opened = gate.clone();
-        group.spawn(async move {
-            opened.wait().await;
-            Ok(1)
-        });
+        group
+            .spawn(async move {
+                opened.wait().await;
+                Ok(1)
+            })
+            .unwrap();
         let mut join = pin!(group.join_all());
         assert!(join
             .as_mut()

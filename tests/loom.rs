@@ -429,8 +429,8 @@ mod err_group {
     fn join_collects_every_result_in_spawn_order() {
         loom::model(|| {
             let group = ErrGroup::<u8, (), _>::new(LoomThreads);
-            group.spawn(async { Ok(1) });
-            group.spawn(async { Ok(2) });
+            group.spawn(async { Ok(1) }).unwrap();
+            group.spawn(async { Ok(2) }).unwrap();
             assert_eq!(block_on(group.join()).unwrap(), vec![1, 2]);
         });
     }
@@ -441,12 +441,14 @@ mod err_group {
             let group = ErrGroup::<(), &str, _>::new(LoomThreads);
             let sibling_gone = WaitGroup::new();
             let guard = sibling_gone.enter();
-            group.spawn(async move {
-                let _guard = guard;
-                std::future::pending::<()>().await;
-                Ok(())
-            });
-            group.spawn(async { Err("failed") });
+            group
+                .spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                    Ok(())
+                })
+                .unwrap();
+            group.spawn(async { Err("failed") }).unwrap();
             assert!(matches!(
                 block_on(group.join()),
                 Err(GroupError::Task("failed"))
@@ -463,11 +465,13 @@ mod err_group {
             let gone = WaitGroup::new();
             let guard = gone.enter();
             let token = group.cancellation_token();
-            group.spawn(async move {
-                let _guard = guard;
-                std::future::pending::<()>().await;
-                Ok(())
-            });
+            group
+                .spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                    Ok(())
+                })
+                .unwrap();
             drop(group);
             block_on(gone.wait());
             assert!(token.is_cancelled());
@@ -479,9 +483,9 @@ mod err_group {
         // Limit 1: the second task waits in the queue and runs when the first
         // gives the slot back, whichever thread gets there first.
         loom::model(|| {
-            let group = ErrGroup::<u8, (), _>::new(LoomThreads).with_limit(1);
-            group.spawn(async { Ok(1) });
-            group.spawn(async { Ok(2) });
+            let group = ErrGroup::<u8, (), _>::builder(LoomThreads).limit(1).build();
+            group.spawn(async { Ok(1) }).unwrap();
+            group.spawn(async { Ok(2) }).unwrap();
             assert_eq!(block_on(group.join()).unwrap(), vec![1, 2]);
         });
     }
@@ -492,8 +496,8 @@ mod err_group {
         // settles): each value arrives once, then `None`.
         loom::model(|| {
             let mut group = ErrGroup::<u8, (), _>::new(LoomThreads);
-            group.spawn(async { Ok(1) });
-            group.spawn(async { Ok(2) });
+            group.spawn(async { Ok(1) }).unwrap();
+            group.spawn(async { Ok(2) }).unwrap();
             let mut seen = Vec::new();
             while let Some(result) = block_on(group.join_next()) {
                 seen.push(result.unwrap());
@@ -511,7 +515,7 @@ mod err_group {
         loom::model(|| {
             let group = ErrGroup::<u8, (), _>::new(LoomThreads);
             let spawner = group.spawner();
-            group.spawn(async { Ok(1) });
+            group.spawn(async { Ok(1) }).unwrap();
             let late = thread::spawn(move || spawner.spawn(async { Ok(2) }).is_ok());
             let values = block_on(group.join()).unwrap();
             let accepted = late.join().unwrap();
@@ -525,7 +529,7 @@ mod err_group {
         loom::model(|| {
             let parent = ErrGroup::<u8, (), _>::new(LoomThreads);
             let child = parent.child::<u8, ()>();
-            child.spawn(async { Ok(2) });
+            child.spawn(async { Ok(2) }).unwrap();
             let joiner = thread::spawn(move || block_on(child.join()).unwrap());
             assert_eq!(block_on(parent.join()).unwrap(), Vec::<u8>::new());
             assert_eq!(joiner.join().unwrap(), vec![2]);
@@ -536,7 +540,7 @@ mod err_group {
     fn explicit_cancel_against_completion() {
         loom::model(|| {
             let group = ErrGroup::<u8, (), _>::new(LoomThreads);
-            group.spawn(async { Ok(1) });
+            group.spawn(async { Ok(1) }).unwrap();
             group.cancel();
             match block_on(group.join()) {
                 // The task finished before it saw the cancellation, or not.

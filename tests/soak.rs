@@ -450,33 +450,39 @@ impl<R: Runtime> Soak<R> {
         let semaphore = Semaphore::new(capacity);
         self.semaphores.push(semaphore.clone());
 
-        let mut group = ErrGroup::<Value, Failure, R>::new(self.rt.clone());
+        let mut builder = ErrGroup::<Value, Failure, R>::builder(self.rt.clone());
         if rng.one_in(3) {
-            group = group.with_limit(1 + rng.below(4) as usize);
+            builder = builder.limit(1 + rng.below(4) as usize);
         }
         let keep_going = rng.one_in(5);
         if keep_going {
-            group = group.keep_going();
+            builder = builder.keep_going();
         }
         let policy = if rng.one_in(4) {
             PanicPolicy::Resume
         } else {
             PanicPolicy::Capture
         };
-        group = group.with_panic_policy(policy);
-        let deadline = rng.one_in(8).then(|| rng.below(2_000));
-        if let Some(micros) = deadline {
-            group = group.with_deadline(Duration::from_micros(micros));
-        }
-        Tracker::bump(&tracker.groups);
-
+        builder = builder.panic_policy(policy);
         let ending = match rng.below(10) {
             0..=2 => Ending::Join,
             3..=4 => Ending::JoinAll,
             5..=6 => Ending::JoinNext,
+            // `join_all` under a deadline: what finished in time, and the rest
+            // cancelled.
             7 => Ending::JoinAllTimeout(rng.below(2_000)),
             _ => Ending::Drop,
         };
+        let deadline = match ending {
+            Ending::JoinAllTimeout(micros) => Some(micros),
+            _ => rng.one_in(8).then(|| rng.below(2_000)),
+        };
+        if let Some(micros) = deadline {
+            builder = builder.deadline(Duration::from_micros(micros));
+        }
+        let mut group = builder.build();
+        Tracker::bump(&tracker.groups);
+
         // Tasks that only a cancellation ends, only where one comes.
         let may_hang = rng.one_in(3);
         let kinds: Vec<(Kind, bool)> = (0..1 + rng.below(12))
@@ -510,7 +516,7 @@ impl<R: Runtime> Soak<R> {
                     }
                 }
             } else {
-                group.spawn(future);
+                group.spawn(future).unwrap();
             }
             spawned.fetch_add(1, Ordering::SeqCst);
             Tracker::bump(&tracker.tasks_spawned);
@@ -521,17 +527,20 @@ impl<R: Runtime> Soak<R> {
         if rng.one_in(4) {
             Tracker::bump(&tracker.child_groups);
             let child = group
-                .child::<Value, Failure>()
-                .with_panic_policy(if rng.one_in(2) {
+                .child_builder::<Value, Failure>()
+                .panic_policy(if rng.one_in(2) {
                     PanicPolicy::Resume
                 } else {
                     PanicPolicy::Capture
-                });
+                })
+                .build();
             let child_spawner = child.spawner();
             let child_spawned = Arc::new(AtomicUsize::new(0));
             for _ in 0..1 + rng.below(5) {
                 let kind = Kind::random(rng, capacity, false);
-                child.spawn(round.task(kind, &child_spawner, &child_spawned, None));
+                child
+                    .spawn(round.task(kind, &child_spawner, &child_spawned, None))
+                    .unwrap();
                 Tracker::bump(&tracker.tasks_spawned);
             }
             drop(child_spawner);
@@ -539,24 +548,28 @@ impl<R: Runtime> Soak<R> {
             let value = Arc::clone(&tracker);
             match rng.below(3) {
                 0 => {
-                    group.spawn(async move {
-                        // A child's panic, resumed here, is this task's panic.
-                        let joined = child.join().await;
-                        life.finish();
-                        match joined {
-                            Ok(_) => Ok(Value(value)),
-                            Err(_) => Err(Failure(value)),
-                        }
-                    });
+                    group
+                        .spawn(async move {
+                            // A child's panic, resumed here, is this task's panic.
+                            let joined = child.join().await;
+                            life.finish();
+                            match joined {
+                                Ok(_) => Ok(Value(value)),
+                                Err(_) => Err(Failure(value)),
+                            }
+                        })
+                        .unwrap();
                     spawned.fetch_add(1, Ordering::SeqCst);
                     Tracker::bump(&tracker.tasks_spawned);
                 }
                 1 => {
-                    group.spawn(async move {
-                        drop(child);
-                        life.finish();
-                        Ok(Value(value))
-                    });
+                    group
+                        .spawn(async move {
+                            drop(child);
+                            life.finish();
+                            Ok(Value(value))
+                        })
+                        .unwrap();
                     spawned.fetch_add(1, Ordering::SeqCst);
                     Tracker::bump(&tracker.tasks_spawned);
                 }
@@ -637,13 +650,7 @@ impl<R: Runtime> Soak<R> {
             }
             Ending::JoinAll | Ending::JoinAllTimeout(_) => {
                 Tracker::bump(&tracker.joins);
-                let all = match ending {
-                    Ending::JoinAllTimeout(micros) => group
-                        .join_all_timeout(Duration::from_micros(micros))
-                        .boxed(),
-                    _ => group.join_all().boxed(),
-                };
-                match AssertUnwindSafe(all).catch_unwind().await {
+                match AssertUnwindSafe(group.join_all()).catch_unwind().await {
                     Ok(outcomes) => Some(outcomes),
                     Err(payload) => {
                         check_panic(&tracker, policy, &*payload);
@@ -703,6 +710,7 @@ impl<R: Runtime> Soak<R> {
                     }
                 }
                 Err(GroupError::Lost) => tracker.violation("a task was Lost".to_owned()),
+                Err(other) => tracker.violation(format!("an unknown outcome: {other:?}")),
             }
         }
     }

@@ -68,20 +68,28 @@ fn assert_has(lines: &[String], parts: &[&str]) {
 async fn scenario<R: Runtime>(rt: R) {
     let group = ErrGroup::<u32, &str, _>::new(rt.clone());
     let gate = Latch::new(1);
-    group.spawn_named("logger", async {
-        tracing::info!("hello from inside");
-        Ok(1)
-    });
+    group
+        .spawn_named("logger", async {
+            tracing::info!("hello from inside");
+            Ok(1)
+        })
+        .unwrap();
     let waiting = gate.clone();
-    group.spawn_named("doomed sibling", async move {
-        waiting.wait().await;
-        Ok(2)
-    });
-    group.spawn_named("failing", async { Err("boom") });
+    group
+        .spawn_named("doomed sibling", async move {
+            waiting.wait().await;
+            Ok(2)
+        })
+        .unwrap();
+    group.spawn_named("failing", async { Err("boom") }).unwrap();
     assert!(group.join().await.is_err());
 
-    let panicking = ErrGroup::<(), (), _>::new(rt.clone()).with_panic_policy(PanicPolicy::Capture);
-    panicking.spawn_named("panicker", async { panic!("on purpose") });
+    let panicking = ErrGroup::<(), (), _>::builder(rt.clone())
+        .panic_policy(PanicPolicy::Capture)
+        .build();
+    panicking
+        .spawn_named("panicker", async { panic!("on purpose") })
+        .unwrap();
     assert!(panicking.join().await.is_err());
 
     let wg = WaitGroup::new();

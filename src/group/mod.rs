@@ -2,48 +2,29 @@
 //! the rest on the first error (Go's `errgroup`, Python's `asyncio.TaskGroup`,
 //! Java's `StructuredTaskScope`).
 
-mod error;
+mod builder;
 mod shared;
+mod spawner;
 mod task;
 
 use core::fmt;
 use core::future::Future;
+use core::task::{Context, Poll};
 use core::time::Duration;
 use std::borrow::Cow;
 
-pub use error::{CancelCause, GroupError, PanicPayload};
+use event_listener::EventListener;
 
-use self::shared::{Finished, Shared};
-use self::task::{Recorder, Slot, Task, Worker};
+pub use self::builder::Builder;
+pub use self::spawner::Spawner;
+
+use self::shared::Shared;
 use crate::runtime::Runtime;
 use crate::sync::Arc;
-use crate::{CancellationToken, Name};
+use crate::{CancelCause, CancellationToken, GroupError, PanicPolicy, SpawnError, TaskId};
 
-/// Which task of a group: its position in spawn order (0 for the first task
-/// spawned). Returned by `spawn`, and with each outcome by
-/// [`join_next_with_id`](ErrGroup::join_next_with_id), so a caller can tell
-/// which task failed or was cancelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TaskId(pub usize);
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "task #{}", self.0)
-    }
-}
-
-/// What the group's joiner does with a task that panicked.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PanicPolicy {
-    /// Resume the panic in the task that calls `join`/`join_next`/`join_all`
-    /// (after every task has finished, for `join` and `join_all`), payload
-    /// intact. The default: a panic is a bug, and should look like one.
-    #[default]
-    Resume,
-    /// Report it as [`GroupError::Panicked`] with its payload (conc's
-    /// `WaitAndRecover`).
-    Capture,
-}
+/// A finished task's id and outcome, as `join_next_with_id` gives them.
+pub(crate) type IdentifiedOutcome<T, E> = (TaskId, Result<T, GroupError<E>>);
 
 /// A group of spawned fallible tasks: join all their results in spawn order,
 /// or the first error with the rest cancelled.
@@ -60,7 +41,7 @@ pub enum PanicPolicy {
 /// * tokio's `JoinSet` is tokio-only, needs `&mut` to spawn, and has no
 ///   first-error policy or limit; `ErrGroup` works on every runtime, spawns
 ///   through `&self` (and a [`Spawner`] from inside tasks), cancels on the
-///   first error and bounds concurrency with [`with_limit`](ErrGroup::with_limit).
+///   first error and bounds concurrency with a [limit](Builder::limit).
 /// * tokio-util's `TaskTracker` only counts tasks; it loses their results and
 ///   their panics.
 /// * `futures::future::try_join_all` runs everything on one task; `ErrGroup`
@@ -106,13 +87,13 @@ pub enum PanicPolicy {
 /// smol::block_on(async {
 ///     let group = ErrGroup::new(SmolRuntime::global());
 ///     for n in 1..=3u32 {
-///         group.spawn(async move { Ok::<_, String>(n * 10) });
+///         group.spawn(async move { Ok::<_, String>(n * 10) }).unwrap();
 ///     }
 ///     assert_eq!(group.join().await.unwrap(), vec![10, 20, 30]);
 ///
 ///     let group = ErrGroup::new(SmolRuntime::global());
-///     group.spawn(async { Err::<u32, _>("no route to host") });
-///     group.spawn(std::future::pending()); // cancelled by the error
+///     group.spawn(async { Err::<u32, _>("no route to host") }).unwrap();
+///     group.spawn(std::future::pending()).unwrap(); // cancelled by the error
 ///     match group.join().await {
 ///         Err(GroupError::Task(error)) => assert_eq!(error, "no route to host"),
 ///         other => panic!("unexpected {other:?}"),
@@ -121,17 +102,12 @@ pub enum PanicPolicy {
 /// ```
 pub struct ErrGroup<T, E, R: Runtime> {
     spawner: Spawner<T, E, R>,
+    /// Set once a join took every outcome: dropping the group then cancels
+    /// nothing.
     joined: bool,
-}
-
-/// A handle that spawns into an [`ErrGroup`] from anywhere — inside its own
-/// tasks, for dynamic fan-out — without owning the group: the group's owner
-/// still joins it, and dropping the group still cancels everything.
-///
-/// Spawning after the group was joined or dropped is refused.
-pub struct Spawner<T, E, R: Runtime> {
-    shared: Arc<Shared<T, E>>,
-    runtime: R,
+    /// The registration of a parked `join_next`/`poll_join_next`, kept across
+    /// polls so that a wake-up between two polls is not lost.
+    listener: Option<EventListener>,
 }
 
 impl<T, E, R> ErrGroup<T, E, R>
@@ -140,10 +116,9 @@ where
     E: Send + 'static,
     R: Runtime,
 {
-    /// A group that spawns on `runtime`, with no limit: every task starts
-    /// when it is spawned. Errors cancel the other tasks and panics are
-    /// resumed in the joiner (see [`keep_going`](Self::keep_going) and
-    /// [`with_panic_policy`](Self::with_panic_policy) to change that).
+    /// A group that spawns on `runtime` with the default settings: no
+    /// limit, errors cancel the other tasks, panics are resumed in the
+    /// joiner, no deadline. [`builder`](Self::builder) chooses others.
     ///
     /// # Examples
     ///
@@ -157,140 +132,69 @@ where
     /// rt.block_on(async {
     ///     let group = ErrGroup::new(TokioRuntime::current());
     ///     for word in ["tokio", "smol"] {
-    ///         group.spawn(async move { Ok::<_, std::io::Error>(word.len()) });
+    ///         group.spawn(async move { Ok::<_, std::io::Error>(word.len()) }).unwrap();
     ///     }
     ///     assert_eq!(group.join().await.unwrap(), vec![5, 4]);
     /// });
     /// ```
     #[must_use]
     pub fn new(runtime: R) -> Self {
-        Self::with_token(runtime, CancellationToken::new(), None)
+        Self::builder(runtime).build()
     }
 
-    /// A group whose token is a child of `parent` (Go's
-    /// `errgroup.WithContext(ctx)`): cancelling `parent` cancels the group's
-    /// tasks (cause [`CancelCause::Parent`]); the group's own cancellation
-    /// leaves `parent` alone.
+    /// A [`Builder`] for a group that spawns on `runtime`: set its limit,
+    /// error and panic policies, deadline and parent token, then
+    /// [`build`](Builder::build) it. A group is configured before its first
+    /// task, so a running group cannot be reconfigured.
     ///
     /// # Examples
     ///
     /// ```
-    /// use taskgroup::{runtime::SmolRuntime, CancelCause, CancellationToken, ErrGroup, GroupError};
-    ///
-    /// smol::block_on(async {
-    ///     let shutdown = CancellationToken::new();
-    ///     let group = ErrGroup::<(), (), _>::with_parent_token(SmolRuntime::global(), &shutdown);
-    ///     group.spawn(std::future::pending());
-    ///     shutdown.cancel();
-    ///     assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Parent))));
-    /// });
-    /// ```
-    #[must_use]
-    pub fn with_parent_token(runtime: R, parent: &CancellationToken) -> Self {
-        let group = Self::with_token(runtime, parent.child_token(), None);
-        group.spawner.shared.lock().parent_token = Some(parent.clone());
-        group
-    }
-
-    fn with_token(
-        runtime: R,
-        token: CancellationToken,
-        parent: Option<Box<dyn shared::ChildLink>>,
-    ) -> Self {
-        Self {
-            spawner: Spawner {
-                shared: Arc::new(Shared::new(token, parent)),
-                runtime,
-            },
-            joined: false,
-        }
-    }
-
-    /// At most `limit` of this group's futures run at once; the others wait
-    /// their turn in FIFO order. `spawn` never blocks: a waiting task costs
-    /// its future, boxed, in a queue.
-    ///
-    /// # Panics
-    ///
-    /// If `limit` is zero (nothing could ever run).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{ErrGroup, runtime::SmolRuntime};
-    ///
-    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global()).with_limit(4);
-    /// ```
-    #[must_use]
-    #[track_caller]
-    pub fn with_limit(self, limit: usize) -> Self {
-        assert!(
-            limit > 0,
-            "ErrGroup::with_limit(0): a limit of zero would never run any task"
-        );
-        self.spawner.shared.lock().limit = Some(limit);
-        self
-    }
-
-    /// Errors no longer cancel the other tasks: every task runs to its end,
-    /// and [`join_all`](Self::join_all) returns every outcome (Go's `conc`
-    /// `ErrorPool`). `join` still returns the first error, once every task
-    /// has finished. A panicking task does not cancel the others either; what
-    /// the joiner does with the panic is still up to the [`PanicPolicy`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError};
-    ///
-    /// smol::block_on(async {
-    ///     let group = ErrGroup::new(SmolRuntime::global()).keep_going();
-    ///     for n in 1..=4u32 {
-    ///         group.spawn(async move { if n % 2 == 0 { Err(n) } else { Ok(n) } });
-    ///     }
-    ///     // Nothing was cancelled: every task ran, every outcome is there.
-    ///     let outcomes = group.join_all().await;
-    ///     assert!(matches!(
-    ///         outcomes[..],
-    ///         [Ok(1), Err(GroupError::Task(2)), Ok(3), Err(GroupError::Task(4))]
-    ///     ));
-    /// });
-    /// ```
-    #[must_use]
-    pub fn keep_going(self) -> Self {
-        self.spawner.shared.lock().cancel_on_error = false;
-        self
-    }
-
-    /// Chooses what the joiner does with a panicking task (the default is
-    /// [`PanicPolicy::Resume`]). Either way the panic is caught in the task
-    /// and counts as a failure (it cancels the other tasks unless the group
-    /// [keeps going](Self::keep_going)).
-    ///
-    /// # Examples
-    ///
-    /// ```
+    /// use std::time::Duration;
     /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PanicPolicy};
     ///
     /// smol::block_on(async {
-    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
-    ///         .with_panic_policy(PanicPolicy::Capture);
-    ///     group.spawn(async { panic!("bug in the parser") });
-    ///     // Captured: an error value, not a panic in this task.
-    ///     let error = group.join().await.unwrap_err();
-    ///     assert_eq!(error.panic_message(), Some("bug in the parser"));
+    ///     let group = ErrGroup::builder(SmolRuntime::global())
+    ///         .limit(8)
+    ///         .keep_going()
+    ///         .panic_policy(PanicPolicy::Capture)
+    ///         .deadline(Duration::from_secs(30))
+    ///         .build();
+    ///     for n in 0..20u32 {
+    ///         group.spawn(async move { Ok::<_, ()>(n * 2) }).unwrap();
+    ///     }
+    ///     assert_eq!(group.join().await.unwrap().len(), 20);
     /// });
     /// ```
-    #[must_use]
-    pub fn with_panic_policy(self, policy: PanicPolicy) -> Self {
-        self.spawner.shared.lock().panic_policy = policy;
-        self
+    pub fn builder(runtime: R) -> Builder<T, E, R> {
+        Builder::new(runtime)
     }
 
-    /// Cancels the group (cause [`CancelCause::Deadline`]) if it has not
-    /// been joined after `timeout`, counted from this call. The timer is a
-    /// small task spawned on the group's runtime; it stops when the group is
-    /// joined or dropped.
+    /// The group a builder made.
+    fn from_parts(runtime: R, shared: Shared<T, E>) -> Self {
+        Self {
+            spawner: Spawner::new(Arc::new(shared), runtime),
+            joined: false,
+            listener: None,
+        }
+    }
+
+    /// Spawns `future` as a task of the group and returns its [`TaskId`]
+    /// (its position in spawn order).
+    ///
+    /// With the group's [limit](Builder::limit) reached, the task waits its
+    /// turn in FIFO order (`spawn` never blocks the caller). If the group is
+    /// cancelled before the task finishes, its future is dropped at its next
+    /// poll (or never polled, if it had not started).
+    ///
+    /// Every spawning method — here and on [`Spawner`] — has this contract:
+    /// a refusal is a [`SpawnError`] that hands the future back.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Closed`], the future untouched, if the group was
+    /// [closed](Self::close). (`spawn` never refuses for a full group: it
+    /// queues; [`try_spawn`](Self::try_spawn) does.)
     ///
     /// # Panics
     ///
@@ -299,78 +203,40 @@ where
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
-    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup, GroupError};
-    ///
-    /// smol::block_on(async {
-    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
-    ///         .with_deadline(Duration::from_millis(10));
-    ///     group.spawn(std::future::pending()); // never finishes by itself
-    ///     assert!(matches!(
-    ///         group.join().await,
-    ///         Err(GroupError::Cancelled(CancelCause::Deadline))
-    ///     ));
-    /// });
-    /// ```
-    #[must_use]
-    pub fn with_deadline(self, timeout: Duration) -> Self {
-        self.schedule_deadline(timeout);
-        self
-    }
-
-    fn schedule_deadline(&self, timeout: Duration) {
-        let shared = Arc::clone(&self.spawner.shared);
-        let sleep = self.spawner.runtime.sleep(timeout);
-        self.spawner.runtime.spawn(async move {
-            let handle_gone = shared.handle_gone_token().clone();
-            if handle_gone.run_until_cancelled(sleep).await.is_some() {
-                shared.cancel(CancelCause::Deadline);
-            }
-        });
-    }
-
-    /// Spawns `future` as a task of the group and returns its [`TaskId`]
-    /// (its position in spawn order).
-    ///
-    /// With a [limit](Self::with_limit) reached, the task waits its turn.
-    /// If the group is cancelled before the task finishes, its future is
-    /// dropped at its next poll (or never polled, if it had not started).
-    ///
-    /// # Panics
-    ///
-    /// If the group was [closed](Self::close): spawning into a closed group
-    /// is a bug in the caller (use [`Spawner::spawn`] to get the future
-    /// back instead). Also if the runtime's [`spawn`](Runtime::spawn) panics.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, TaskId};
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
     ///
     /// smol::block_on(async {
     ///     let group = ErrGroup::new(SmolRuntime::global());
-    ///     let first = group.spawn(async { Ok::<_, ()>("first") });
-    ///     let second = group.spawn(async { Ok("second") });
-    ///     assert_eq!((first, second), (TaskId(0), TaskId(1)));
+    ///     let first = group.spawn(async { Ok::<_, ()>("first") }).unwrap();
+    ///     let second = group.spawn(async { Ok("second") }).unwrap();
+    ///     assert_eq!((first.index(), second.index()), (0, 1));
+    ///
+    ///     group.close();
+    ///     let refused = group.spawn(async { Ok("third") }).unwrap_err();
+    ///     assert!(refused.is_closed());
     ///     assert_eq!(group.join().await.unwrap(), ["first", "second"]);
     /// });
     /// ```
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> TaskId
+    pub fn spawn<F>(&self, future: F) -> Result<TaskId, SpawnError<F>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        spawned_or_panic(self.spawner.spawn(future))
+        self.spawner.spawn(future)
     }
 
     /// As [`spawn`](Self::spawn), with a name for the task: shown by
     /// [`pending`](Self::pending) (feature `diagnostics`) and on the task's
     /// span (feature `tracing`). With neither feature the name is dropped.
     ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn): [`SpawnError::Closed`] if the group was
+    /// closed.
+    ///
     /// # Panics
     ///
-    /// As [`spawn`](Self::spawn): if the group was closed, or the runtime's
-    /// `spawn` panics.
+    /// If the runtime's `spawn` panics.
     ///
     /// # Examples
     ///
@@ -379,26 +245,32 @@ where
     ///
     /// smol::block_on(async {
     ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
-    ///     group.spawn_named("answer", async { Ok(42) });
+    ///     group.spawn_named("answer", async { Ok(42) }).unwrap();
     ///     assert_eq!(group.join().await.unwrap(), vec![42]);
     /// });
     /// ```
     #[track_caller]
-    pub fn spawn_named<F>(&self, name: impl Into<Cow<'static, str>>, future: F) -> TaskId
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<TaskId, SpawnError<F>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        spawned_or_panic(self.spawner.spawn_named(name, future))
+        self.spawner.spawn_named(name, future)
     }
 
-    /// Spawns `future` only if it can start now: with a limit reached, hands
-    /// the future back instead (Go's `TryGo`). Without a limit it always
-    /// starts, unless the group was closed.
+    /// Spawns `future` only if it can start now: with the limit reached,
+    /// hands the future back instead of queueing it (Go's `TryGo`). Without
+    /// a limit it always starts, unless the group was closed.
     ///
     /// # Errors
     ///
-    /// `Err(future)`, the future untouched, when the group's limit is
-    /// reached or the group was [closed](Self::close).
+    /// [`SpawnError::Full`] when the group's limit is reached (a later try
+    /// may succeed), [`SpawnError::Closed`] when the group was
+    /// [closed](Self::close) (every later try fails too); the future comes
+    /// back untouched either way.
     ///
     /// # Panics
     ///
@@ -407,10 +279,10 @@ where
     /// # Examples
     ///
     /// ```
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, Latch};
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, Latch, SpawnError};
     ///
     /// smol::block_on(async {
-    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global()).with_limit(1);
+    ///     let group = ErrGroup::<u32, (), _>::builder(SmolRuntime::global()).limit(1).build();
     ///     let gate = Latch::new(1);
     ///     let held = gate.clone();
     ///     let slow = async move {
@@ -419,14 +291,16 @@ where
     ///     };
     ///     assert!(group.try_spawn(slow).is_ok()); // takes the only slot
     ///     // Full: the future comes back instead of waiting in the queue.
-    ///     let refused = group.try_spawn(async { Ok(2) }).unwrap_err();
-    ///     group.spawn(refused); // `spawn` queues it instead
+    ///     let Err(SpawnError::Full(refused)) = group.try_spawn(async { Ok(2) }) else {
+    ///         panic!("the group is full");
+    ///     };
+    ///     group.spawn(refused).unwrap(); // `spawn` queues it instead
     ///     gate.count_down();
     ///     assert_eq!(group.join().await.unwrap(), vec![1, 2]);
     /// });
     /// ```
     #[track_caller]
-    pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
+    pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, SpawnError<F>>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -451,7 +325,7 @@ where
     ///         // Found more work: spawn it into the same group.
     ///         assert!(spawner.spawn(async { Ok(2) }).is_ok());
     ///         Ok(1)
-    ///     });
+    ///     }).unwrap();
     ///     assert_eq!(group.join().await.unwrap(), vec![1, 2]);
     /// });
     /// ```
@@ -460,10 +334,11 @@ where
         self.spawner.clone()
     }
 
-    /// A nested group on the same runtime: cancelled with this one (cause
-    /// [`CancelCause::Parent`]), and waited for by this one's join (see
-    /// *Nested groups* in the [type docs](ErrGroup)). Its own settings
-    /// (limit, policy, deadline) start from the defaults.
+    /// A nested group on the same runtime with the default settings:
+    /// cancelled with this one (cause [`CancelCause::Parent`]), and waited
+    /// for by this one's join (see *Nested groups* in the
+    /// [type docs](ErrGroup)). [`child_builder`](Self::child_builder) gives
+    /// it settings of its own.
     ///
     /// # Examples
     ///
@@ -475,15 +350,15 @@ where
     ///     let parent = ErrGroup::<u32, GroupError<()>, _>::new(SmolRuntime::global());
     ///     let child = parent.child::<u32, ()>();
     ///     for n in 1..=3 {
-    ///         child.spawn(async move { Ok(n) });
+    ///         child.spawn(async move { Ok(n) }).unwrap();
     ///     }
-    ///     parent.spawn(async move { Ok(child.join().await?.iter().sum()) });
+    ///     parent.spawn(async move { Ok(child.join().await?.iter().sum()) }).unwrap();
     ///     assert_eq!(parent.join().await.unwrap(), vec![6]);
     ///
     ///     // Cancelling the parent cancels the child's tasks.
     ///     let parent = ErrGroup::<(), (), _>::new(SmolRuntime::global());
     ///     let child = parent.child::<(), ()>();
-    ///     child.spawn(std::future::pending());
+    ///     child.spawn(std::future::pending()).unwrap();
     ///     parent.cancel();
     ///     assert!(matches!(
     ///         child.join().await,
@@ -497,13 +372,36 @@ where
         T2: Send + 'static,
         E2: Send + 'static,
     {
-        // The child's span is created under this group's.
-        #[cfg(feature = "tracing")]
-        let _in_parent = self.spawner.shared.span.enter();
-        ErrGroup::with_token(
-            self.spawner.runtime.clone(),
-            self.spawner.shared.token().child_token(),
-            Some(shared::child_link(&self.spawner.shared)),
+        self.child_builder().build()
+    }
+
+    /// A [`Builder`] for a nested group (see [`child`](Self::child)) with
+    /// settings of its own: a limit, a policy, a deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let parent = ErrGroup::<usize, GroupError<()>, _>::new(SmolRuntime::global());
+    ///     let child = parent.child_builder::<u32, ()>().limit(2).build();
+    ///     for n in 0..5 {
+    ///         child.spawn(async move { Ok(n) }).unwrap();
+    ///     }
+    ///     parent.spawn(async move { Ok(child.join().await?.len()) }).unwrap();
+    ///     assert_eq!(parent.join().await.unwrap(), vec![5]);
+    /// });
+    /// ```
+    pub fn child_builder<T2, E2>(&self) -> Builder<T2, E2, R>
+    where
+        T2: Send + 'static,
+        E2: Send + 'static,
+    {
+        let (shared, runtime) = self.spawner.parts();
+        Builder::child_of(
+            runtime.clone(),
+            Arc::clone(shared) as Arc<dyn shared::ParentGroup>,
         )
     }
 
@@ -548,16 +446,16 @@ where
     ///
     /// smol::block_on(async {
     ///     let group = ErrGroup::new(SmolRuntime::global());
-    ///     group.spawn(async { Ok(1) });
-    ///     group.spawn(async { Err("bad input") });
-    ///     group.spawn(std::future::pending()); // cancelled by the failure
+    ///     group.spawn(async { Ok(1) }).unwrap();
+    ///     group.spawn(async { Err("bad input") }).unwrap();
+    ///     group.spawn(std::future::pending()).unwrap(); // cancelled by the failure
     ///     match group.join().await {
     ///         Err(GroupError::Task(error)) => assert_eq!(error, "bad input"),
     ///         other => panic!("unexpected {other:?}"),
     ///     }
     ///
     ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
-    ///     group.spawn(std::future::pending());
+    ///     group.spawn(std::future::pending()).unwrap();
     ///     group.cancel();
     ///     assert!(matches!(
     ///         group.join().await,
@@ -566,7 +464,7 @@ where
     /// });
     /// ```
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
-        let finished = self.spawner.shared.all_finished().await;
+        let finished = self.shared().all_finished().await;
         let mut values = Vec::with_capacity(finished.len());
         let mut failure = None;
         let mut cancellation = None;
@@ -614,9 +512,9 @@ where
     ///
     /// smol::block_on(async {
     ///     let group = ErrGroup::new(SmolRuntime::global());
-    ///     group.spawn(async { Ok(1) });
-    ///     group.spawn(async { Err("bad input") });
-    ///     group.spawn(std::future::pending());
+    ///     group.spawn(async { Ok(1) }).unwrap();
+    ///     group.spawn(async { Err("bad input") }).unwrap();
+    ///     group.spawn(std::future::pending()).unwrap();
     ///     let outcomes = group.join_all().await;
     ///     assert_eq!(outcomes.len(), 3);
     ///     assert!(matches!(outcomes[1], Err(GroupError::Task("bad input"))));
@@ -625,7 +523,7 @@ where
     /// });
     /// ```
     pub async fn join_all(mut self) -> Vec<Result<T, GroupError<E>>> {
-        let mut finished = self.spawner.shared.all_finished().await;
+        let mut finished = self.shared().all_finished().await;
         self.joined = true;
         if self.policy() == PanicPolicy::Resume {
             if let Some(at) = finished
@@ -643,8 +541,10 @@ where
     /// Like [`join_all`](Self::join_all), but cancels what is left after
     /// `timeout` (cause [`CancelCause::Deadline`]): the tasks that completed
     /// give their values, the others `Err(GroupError::Cancelled(Deadline))`.
-    /// The timeout counts from this call; the timer is a task spawned on the
-    /// group's runtime.
+    /// The timeout counts from this call (a builder's
+    /// [`deadline`](Builder::deadline) counts from the group's start): the
+    /// way to drain a [closed](Self::close) group for a bounded time. The
+    /// timer is a task spawned on the group's runtime.
     ///
     /// # Panics
     ///
@@ -669,8 +569,8 @@ where
     ///     group.spawn(async move {
     ///         signal.count_down();
     ///         Ok(1)
-    ///     });
-    ///     group.spawn(std::future::pending()); // too slow
+    ///     }).unwrap();
+    ///     group.spawn(std::future::pending()).unwrap(); // too slow
     ///     fast_done.wait().await;
     ///     let outcomes = group.join_all_timeout(Duration::from_millis(10)).await;
     ///     assert!(matches!(
@@ -680,7 +580,7 @@ where
     /// });
     /// ```
     pub async fn join_all_timeout(self, timeout: Duration) -> Vec<Result<T, GroupError<E>>> {
-        self.schedule_deadline(timeout);
+        self.spawner.cancel_after(timeout);
         self.join_all().await
     }
 
@@ -712,7 +612,7 @@ where
     /// smol::block_on(async {
     ///     let mut group = ErrGroup::new(SmolRuntime::global());
     ///     for n in 1..=4u32 {
-    ///         group.spawn(async move { Ok::<_, ()>(n * n) });
+    ///         group.spawn(async move { Ok::<_, ()>(n * n) }).unwrap();
     ///     }
     ///     let mut total = 0;
     ///     while let Some(result) = group.join_next().await {
@@ -747,37 +647,107 @@ where
     ///
     /// smol::block_on(async {
     ///     let mut group = ErrGroup::new(SmolRuntime::global());
-    ///     let failing = group.spawn(async { Err::<(), _>("disk full") });
+    ///     let failing = group.spawn(async { Err::<(), _>("disk full") }).unwrap();
     ///     let (id, result) = group.join_next_with_id().await.unwrap();
     ///     assert_eq!(id, failing);
     ///     assert!(matches!(result, Err(GroupError::Task("disk full"))));
     /// });
     /// ```
-    pub async fn join_next_with_id(&mut self) -> Option<(TaskId, Result<T, GroupError<E>>)> {
-        let (index, result) = self.spawner.shared.next_finished().await?;
-        Some((
-            TaskId(index),
-            result.map_err(|error| self.resume_if_panic(error)),
-        ))
+    pub async fn join_next_with_id(&mut self) -> Option<IdentifiedOutcome<T, E>> {
+        // Its own registration, dropped with the future (a dropped
+        // `join_next` leaves nothing behind in the group).
+        let mut listener = None;
+        let (index, result) =
+            core::future::poll_fn(|cx| self.poll_next_indexed(&mut listener, cx)).await?;
+        Some((TaskId::new(index), result))
+    }
+
+    /// The poll form of [`join_next`](Self::join_next), for a hand-written
+    /// future or stream (tokio's `JoinSet::poll_join_next`): `Ready(Some(_))`
+    /// with the next outcome, `Ready(None)` once no task is left, or
+    /// `Pending`, with `cx`'s waker registered to be woken when a task
+    /// finishes.
+    ///
+    /// # Errors
+    ///
+    /// As [`join_next`](Self::join_next).
+    ///
+    /// # Panics
+    ///
+    /// Resumes a task's panic under [`PanicPolicy::Resume`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::Poll;
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let mut group = ErrGroup::new(SmolRuntime::global());
+    ///     group.spawn(async { Ok::<_, ()>(7) }).unwrap();
+    ///     let next = std::future::poll_fn(|cx| group.poll_join_next(cx)).await;
+    ///     assert!(matches!(next, Some(Ok(7))));
+    ///     // No task left: `Ready(None)` at once.
+    ///     let waker = std::task::Waker::noop();
+    ///     let done = group.poll_join_next(&mut std::task::Context::from_waker(waker));
+    ///     assert!(matches!(done, Poll::Ready(None)));
+    /// });
+    /// ```
+    pub fn poll_join_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<T, GroupError<E>>>> {
+        self.poll_join_next_with_id(cx)
+            .map(|next| next.map(|(_, result)| result))
+    }
+
+    /// The poll form of [`join_next_with_id`](Self::join_next_with_id) (see
+    /// [`poll_join_next`](Self::poll_join_next)).
+    ///
+    /// # Errors
+    ///
+    /// As [`join_next`](Self::join_next).
+    ///
+    /// # Panics
+    ///
+    /// Resumes a task's panic under [`PanicPolicy::Resume`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let mut group = ErrGroup::new(SmolRuntime::global());
+    ///     let id = group.spawn(async { Ok::<_, ()>(7) }).unwrap();
+    ///     let next = std::future::poll_fn(|cx| group.poll_join_next_with_id(cx)).await;
+    ///     assert!(matches!(next, Some((finished, Ok(7))) if finished == id));
+    /// });
+    /// ```
+    pub fn poll_join_next_with_id(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<IdentifiedOutcome<T, E>>> {
+        let mut listener = self.listener.take();
+        let next = self.poll_next_indexed(&mut listener, cx);
+        self.listener = listener;
+        next.map(|next| next.map(|(index, result)| (TaskId::new(index), result)))
     }
 
     /// The next finished task with its spawn index, panics resumed as the
     /// policy says (for the patterns, which keep their own order).
     pub(crate) fn poll_next_indexed(
         &self,
-        listener: &mut Option<event_listener::EventListener>,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<Option<Finished<T, E>>> {
-        self.spawner
-            .shared
-            .poll_next_finished(listener, cx)
-            .map(|next| {
-                next.map(|(index, result)| (index, result.map_err(|e| self.resume_if_panic(e))))
-            })
+        listener: &mut Option<EventListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<shared::Finished<T, E>>> {
+        self.shared().poll_next_finished(listener, cx).map(|next| {
+            next.map(|(index, result)| (index, result.map_err(|e| self.resume_if_panic(e))))
+        })
     }
 
     fn policy(&self) -> PanicPolicy {
-        self.spawner.shared.lock().panic_policy
+        self.shared().config().panic_policy
     }
 
     fn resume_if_panic(&self, error: GroupError<E>) -> GroupError<E> {
@@ -802,7 +772,7 @@ where
     ///
     /// smol::block_on(async {
     ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
-    ///     group.spawn(std::future::pending());
+    ///     group.spawn(std::future::pending()).unwrap();
     ///     group.cancel();
     ///     assert!(group.cancellation_token().is_cancelled());
     ///     let outcomes = group.join_all().await;
@@ -810,7 +780,7 @@ where
     /// });
     /// ```
     pub fn cancel(&self) {
-        self.spawner.shared.cancel(CancelCause::Explicit);
+        self.shared().cancel(CancelCause::Explicit);
     }
 
     /// Why the group was cancelled, or `None` if it was not. The first cause
@@ -824,7 +794,7 @@ where
     /// smol::block_on(async {
     ///     let mut group = ErrGroup::<(), _, _>::new(SmolRuntime::global());
     ///     assert_eq!(group.cause(), None);
-    ///     group.spawn(async { Err("timeout talking to the database") });
+    ///     group.spawn(async { Err("timeout talking to the database") }).unwrap();
     ///     let failed = group.join_next().await.unwrap();
     ///     assert!(failed.is_err());
     ///     assert_eq!(group.cause(), Some(CancelCause::TaskFailed));
@@ -834,7 +804,7 @@ where
     /// ```
     #[must_use]
     pub fn cause(&self) -> Option<CancelCause> {
-        self.spawner.shared.cause()
+        self.shared().cause()
     }
 
     /// Refuses new tasks from now on: [`Spawner::spawn`] and
@@ -852,7 +822,7 @@ where
     /// smol::block_on(async {
     ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
     ///     let spawner = group.spawner();
-    ///     group.spawn(async { Ok(1) });
+    ///     group.spawn(async { Ok(1) }).unwrap();
     ///     group.close();
     ///     // Refused from now on: the futures come back.
     ///     assert!(group.try_spawn(async { Ok(2) }).is_err());
@@ -862,7 +832,7 @@ where
     /// });
     /// ```
     pub fn close(&self) {
-        self.spawner.shared.lock().closed = true;
+        self.shared().close_spawning();
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -879,7 +849,7 @@ where
     /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.spawner.shared.lock().closed
+        self.shared().is_closed()
     }
 
     /// The group's token: cancelled when the group cancels its tasks.
@@ -901,14 +871,14 @@ where
     ///         futures::executor::block_on(token.cancelled());
     ///         "stopped"
     ///     });
-    ///     group.spawn(async { Err("failed") }); // cancels the group
+    ///     group.spawn(async { Err("failed") }).unwrap(); // cancels the group
     ///     assert!(group.join().await.is_err());
     ///     assert_eq!(watcher.join().unwrap(), "stopped");
     /// });
     /// ```
     #[must_use]
     pub fn cancellation_token(&self) -> CancellationToken {
-        self.spawner.shared.token().clone()
+        self.shared().token().clone()
     }
 
     /// Tasks spawned whose outcome has not been taken yet (running, queued,
@@ -922,8 +892,8 @@ where
     ///
     /// smol::block_on(async {
     ///     let mut group = ErrGroup::new(SmolRuntime::global());
-    ///     group.spawn(async { Ok::<_, ()>(1) });
-    ///     group.spawn(async { Ok(2) });
+    ///     group.spawn(async { Ok::<_, ()>(1) }).unwrap();
+    ///     group.spawn(async { Ok(2) }).unwrap();
     ///     assert_eq!(group.len(), 2); // finished or not, not taken yet
     ///     group.join_next().await;
     ///     assert_eq!(group.len(), 1);
@@ -931,7 +901,7 @@ where
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        let (unfinished, unjoined) = self.spawner.shared.unfinished_and_unjoined();
+        let (unfinished, unjoined) = self.shared().unfinished_and_unjoined();
         unfinished + unjoined
     }
 
@@ -945,7 +915,7 @@ where
     /// smol::block_on(async {
     ///     let mut group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
     ///     assert!(group.is_empty());
-    ///     group.spawn(async { Ok(7) });
+    ///     group.spawn(async { Ok(7) }).unwrap();
     ///     assert!(!group.is_empty());
     ///     assert_eq!(group.join_next().await.unwrap().unwrap(), 7);
     ///     assert!(group.is_empty());
@@ -964,12 +934,12 @@ where
     ///
     /// ```
     /// # #[cfg(feature = "diagnostics")] {
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PendingKind, TaskId};
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PendingKind};
     ///
     /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
-    /// group.spawn_named("never ends", std::future::pending());
+    /// let id = group.spawn_named("never ends", std::future::pending()).unwrap();
     /// let pending = group.pending();
-    /// assert_eq!(pending[0].kind(), PendingKind::Task(TaskId(0)));
+    /// assert_eq!(pending[0].kind(), PendingKind::Task(id));
     /// assert_eq!(pending[0].name(), Some("never ends"));
     /// println!("{}", pending[0]); // task #0 "never ends" spawned at src/main.rs:6:7
     /// # }
@@ -982,260 +952,21 @@ where
     }
 }
 
+impl<T, E, R: Runtime> ErrGroup<T, E, R> {
+    fn shared(&self) -> &Shared<T, E> {
+        self.spawner.parts().0
+    }
+}
+
 impl<T, E, R: Runtime> Drop for ErrGroup<T, E, R> {
     fn drop(&mut self) {
-        self.spawner.shared.close(self.joined);
+        self.shared().close(self.joined);
     }
 }
 
 impl<T, E, R: Runtime> fmt::Debug for ErrGroup<T, E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.spawner, f)
-    }
-}
-
-impl<T, E, R> Spawner<T, E, R>
-where
-    T: Send + 'static,
-    E: Send + 'static,
-    R: Runtime,
-{
-    /// Spawns `future` into the group (queued if the group's limit is
-    /// reached) and returns its [`TaskId`]. Unlike [`ErrGroup::spawn`], a
-    /// refusal is a value, not a panic: a spawner may outlive its group.
-    ///
-    /// # Errors
-    ///
-    /// `Err(future)`, the future untouched, if the group was
-    /// [closed](ErrGroup::close), joined or dropped.
-    ///
-    /// # Panics
-    ///
-    /// If the runtime's [`spawn`](Runtime::spawn) panics.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
-    ///
-    /// smol::block_on(async {
-    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
-    ///     let spawner = group.spawner();
-    ///     assert!(spawner.spawn(async { Ok(1) }).is_ok());
-    ///     assert_eq!(group.join().await.unwrap(), vec![1]);
-    ///     // The group is gone: the future is handed back.
-    ///     assert!(spawner.spawn(async { Ok(2) }).is_err());
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<TaskId, F>
-    where
-        F: Future<Output = Result<T, E>> + Send + 'static,
-    {
-        self.place(future, false, None)
-    }
-
-    /// As [`spawn`](Self::spawn), with a name (see [`ErrGroup::spawn_named`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`spawn`](Self::spawn): `Err(future)` if the group was closed,
-    /// joined or dropped.
-    ///
-    /// # Panics
-    ///
-    /// If the runtime's [`spawn`](Runtime::spawn) panics.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, TaskId};
-    ///
-    /// smol::block_on(async {
-    ///     let group = ErrGroup::<&str, (), _>::new(SmolRuntime::global());
-    ///     let spawner = group.spawner();
-    ///     let id = spawner.spawn_named("greeter", async { Ok("hello") });
-    ///     assert_eq!(id.ok(), Some(TaskId(0)));
-    ///     assert_eq!(group.join().await.unwrap(), ["hello"]);
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn spawn_named<F>(&self, name: impl Into<Cow<'static, str>>, future: F) -> Result<TaskId, F>
-    where
-        F: Future<Output = Result<T, E>> + Send + 'static,
-    {
-        self.place(future, false, Some(name.into()))
-    }
-
-    /// Spawns `future` only if it can start now (see
-    /// [`ErrGroup::try_spawn`]).
-    ///
-    /// # Errors
-    ///
-    /// `Err(future)`, the future untouched, if the group's limit is reached,
-    /// or the group was closed, joined or dropped.
-    ///
-    /// # Panics
-    ///
-    /// If the runtime's [`spawn`](Runtime::spawn) panics.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
-    ///
-    /// smol::block_on(async {
-    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global()).with_limit(1);
-    ///     let spawner = group.spawner();
-    ///     assert!(spawner.try_spawn(std::future::pending()).is_ok()); // holds the slot
-    ///     assert!(spawner.try_spawn(async { Ok(()) }).is_err()); // full
-    ///     group.cancel();
-    ///     assert!(group.join().await.is_err()); // the pending task was cancelled
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, F>
-    where
-        F: Future<Output = Result<T, E>> + Send + 'static,
-    {
-        self.place(future, true, None)
-    }
-
-    #[track_caller]
-    #[cfg_attr(
-        not(any(feature = "diagnostics", feature = "tracing")),
-        allow(unused_variables)
-    )]
-    fn place<F>(&self, future: F, refuse_when_full: bool, name: Name) -> Result<TaskId, F>
-    where
-        F: Future<Output = Result<T, E>> + Send + 'static,
-    {
-        let mut state = self.shared.lock();
-        if state.closed {
-            return Err(future);
-        }
-        let placement = match state.limit {
-            None => Placement::Direct,
-            Some(limit) if state.running < limit => {
-                state.running += 1;
-                Placement::NewWorker
-            }
-            Some(_) if refuse_when_full => return Err(future),
-            Some(_) => Placement::Queued,
-        };
-        let index = state.next_index;
-        state.next_index += 1;
-        self.shared.count_spawned(&mut state);
-        #[cfg(feature = "diagnostics")]
-        state.origins.insert(
-            index,
-            crate::diagnostics::Origin::new(core::panic::Location::caller(), name.clone()),
-        );
-        // Building the task runs no user code (an `async fn` does nothing
-        // until polled), so a queued task joins the queue in this same
-        // critical section: FIFO holds, and no worker can miss it.
-        let task = Task::new(Recorder::new(Arc::clone(&self.shared), index), future);
-        #[cfg(feature = "tracing")]
-        let task = tracing::Instrument::instrument(
-            task,
-            tracing::debug_span!(parent: &self.shared.span, "task", id = index, name = name.as_deref()),
-        );
-        match placement {
-            Placement::Queued => state.queue.push_back(Box::pin(task)),
-            // A slot is free while tasks queue (a worker was lost): the new
-            // worker takes the queue's head, and the new task queues behind
-            // it, so FIFO holds and the slot is not left empty.
-            Placement::NewWorker if !state.queue.is_empty() => {
-                state.queue.push_back(Box::pin(task));
-                let head = state.queue.pop_front().expect("the queue is not empty");
-                drop(state);
-                let slot = Slot::new(Arc::clone(&self.shared));
-                self.shared
-                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, head)));
-            }
-            Placement::NewWorker => {
-                drop(state);
-                let slot = Slot::new(Arc::clone(&self.shared));
-                self.shared
-                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, task)));
-            }
-            Placement::Direct => {
-                drop(state);
-                self.shared.keep(self.runtime.spawn_with_handle(task));
-            }
-        }
-        Ok(TaskId(index))
-    }
-
-    /// The group's cancellation token (see
-    /// [`ErrGroup::cancellation_token`]): cancelled when the group cancels
-    /// its tasks; cancelling it cancels the group.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
-    ///
-    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
-    /// let token = group.spawner().cancellation_token();
-    /// assert!(!token.is_cancelled());
-    /// group.cancel();
-    /// assert!(token.is_cancelled());
-    /// ```
-    #[must_use]
-    pub fn cancellation_token(&self) -> CancellationToken {
-        self.shared.token().clone()
-    }
-
-    /// Why the group was cancelled, or `None` if it was not (see
-    /// [`ErrGroup::cause`]). Still answers after the group is gone.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup};
-    ///
-    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
-    /// let spawner = group.spawner();
-    /// group.spawn(std::future::pending());
-    /// assert_eq!(spawner.cause(), None);
-    /// drop(group); // dropped before its task finished
-    /// assert_eq!(spawner.cause(), Some(CancelCause::GroupDropped));
-    /// ```
-    #[must_use]
-    pub fn cause(&self) -> Option<CancelCause> {
-        self.shared.cause()
-    }
-}
-
-#[cfg(feature = "diagnostics")]
-impl<T, E, R: Runtime> Spawner<T, E, R> {
-    /// The unfinished tasks (see [`ErrGroup::pending`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "diagnostics")] {
-    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, TaskId};
-    ///
-    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
-    /// let spawner = group.spawner();
-    /// let id = spawner.spawn_named("poll the queue", std::future::pending()).ok().unwrap();
-    /// let pending = spawner.pending();
-    /// assert_eq!(pending.len(), 1);
-    /// assert_eq!(pending[0].kind(), taskgroup::PendingKind::Task(id));
-    /// assert_eq!(pending[0].name(), Some("poll the queue"));
-    /// assert_eq!(id, TaskId(0));
-    /// # }
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
-    #[must_use]
-    pub fn pending(&self) -> Vec<crate::Pending> {
-        let state = self.shared.lock();
-        let origins = state.origins.iter();
-        origins
-            .map(|(&index, origin)| origin.pending(crate::PendingKind::Task(TaskId(index))))
-            .collect()
     }
 }
 
@@ -1270,49 +1001,4 @@ fn in_spawn_order<V>(indexed: Vec<(usize, V)>) -> Vec<V> {
         slots[index - low] = Some(value);
     }
     slots.into_iter().flatten().collect()
-}
-
-/// The id of a task spawned through `ErrGroup::spawn`: a closed group refuses
-/// it, which `ErrGroup::spawn` reports as the caller's bug.
-#[track_caller]
-fn spawned_or_panic<F>(spawned: Result<TaskId, F>) -> TaskId {
-    match spawned {
-        Ok(id) => id,
-        Err(_) => panic!("ErrGroup::spawn on a closed group: the task was not spawned"),
-    }
-}
-
-/// Where a spawned task goes: straight to the runtime, to a new worker of a
-/// limited group, or to the queue of a full one.
-enum Placement {
-    Direct,
-    NewWorker,
-    Queued,
-}
-
-impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-            runtime: self.runtime.clone(),
-        }
-    }
-}
-
-impl<T, E, R: Runtime> fmt::Debug for Spawner<T, E, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut debug = f.debug_struct("ErrGroup");
-        let (unfinished, unjoined) = self.shared.unfinished_and_unjoined();
-        {
-            let state = self.shared.lock();
-            debug
-                .field("unfinished", &unfinished)
-                .field("unjoined", &unjoined)
-                .field("limit", &state.limit)
-                .field("cause", &state.cause);
-        }
-        #[cfg(feature = "diagnostics")]
-        debug.field("pending", &self.pending());
-        debug.finish_non_exhaustive()
-    }
 }

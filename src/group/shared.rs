@@ -58,13 +58,11 @@ use std::collections::VecDeque;
 
 use event_listener::{Event, EventListener};
 
-use super::error::{CancelCause, GroupError, PanicPayload};
 use super::task::{Job, Outcome};
-use super::PanicPolicy;
 use crate::listen::poll_until;
 use crate::runtime::TaskHandle;
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, Queue};
-use crate::CancellationToken;
+use crate::{CancelCause, CancellationToken, GroupError, PanicPayload, PanicPolicy};
 
 /// `unsettled`: wake the joiner only when the group settles.
 const SETTLED_ONLY: usize = 1;
@@ -73,8 +71,31 @@ const LISTENING: usize = 2;
 /// `unsettled`: one task or child group.
 const ONE: usize = 4;
 
+/// A group's settings, fixed when it is built (read without the lock).
+pub(crate) struct Config {
+    /// At most this many tasks run at once.
+    pub(super) limit: Option<usize>,
+    /// A task's error or panic cancels the other tasks.
+    pub(super) cancel_on_error: bool,
+    pub(super) panic_policy: PanicPolicy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            limit: None,
+            cancel_on_error: true,
+            panic_policy: PanicPolicy::Resume,
+        }
+    }
+}
+
 pub(crate) struct Shared<T, E> {
     token: CancellationToken,
+    config: Config,
+    /// An outside token this group's token is a child of (the builder's
+    /// `parent_token`): its cancellation is cause `Parent`.
+    parent_token: Option<CancellationToken>,
     /// Cancelled when the group's handle is gone (joined or dropped): stops
     /// the deadline timer, if any.
     handle_gone: CancellationToken,
@@ -92,7 +113,7 @@ pub(crate) struct Shared<T, E> {
     finished: Event,
     /// The group's span: the parent of its tasks' spans and of its events.
     #[cfg(feature = "tracing")]
-    pub(crate) span: tracing::Span,
+    span: tracing::Span,
 }
 
 /// A finished task: its spawn index and what it produced.
@@ -101,19 +122,13 @@ pub(crate) type Finished<T, E> = (usize, Result<T, GroupError<E>>);
 pub(crate) struct State {
     pub(crate) next_index: usize,
     pub(crate) cause: Option<CancelCause>,
-    pub(crate) limit: Option<usize>,
     pub(crate) running: usize,
     pub(crate) queue: VecDeque<Job>,
-    pub(crate) cancel_on_error: bool,
-    pub(crate) panic_policy: PanicPolicy,
     pub(crate) live_children: usize,
     pub(crate) handle_gone: bool,
     /// No new tasks: set by `close`, by a `join` that found the group
     /// settled, and when the handle is gone.
     pub(crate) closed: bool,
-    /// An outside token this group's token is a child of
-    /// (`with_parent_token`): its cancellation is cause `Parent`.
-    pub(crate) parent_token: Option<CancellationToken>,
     parent: Option<Box<dyn ChildLink>>,
     /// Where each unfinished task was spawned, by spawn index.
     #[cfg(feature = "diagnostics")]
@@ -144,12 +159,56 @@ impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
     }
 }
 
+/// A group that child groups can be made under, whatever its `T`/`E`.
+pub(crate) trait ParentGroup: Send + Sync {
+    /// The parent's token (a child's token is made under it).
+    fn token(&self) -> &CancellationToken;
+    /// A new child group's link: from now on the parent waits for it.
+    fn link_child(self: Arc<Self>) -> Box<dyn ChildLink>;
+    /// The parent's span (the child's span is made under it).
+    #[cfg(feature = "tracing")]
+    fn span(&self) -> &tracing::Span;
+}
+
+impl<T: Send + 'static, E: Send + 'static> ParentGroup for Shared<T, E> {
+    fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    fn link_child(self: Arc<Self>) -> Box<dyn ChildLink> {
+        let mut state = self.lock();
+        state.live_children += 1;
+        self.count_spawned(&mut state);
+        drop(state);
+        Box::new(ParentLink(self))
+    }
+
+    #[cfg(feature = "tracing")]
+    fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+}
+
 impl<T, E> Shared<T, E> {
-    /// A group's shared state; `parent` is the link to the group it is a
-    /// child of (see [`child_link`]).
-    pub(crate) fn new(token: CancellationToken, parent: Option<Box<dyn ChildLink>>) -> Self {
+    /// A group's shared state, with its settings, any outside parent token,
+    /// and the group it is a child of (which waits for it from now on).
+    pub(crate) fn new(
+        token: CancellationToken,
+        config: Config,
+        parent_token: Option<CancellationToken>,
+        parent_group: Option<Arc<dyn ParentGroup>>,
+    ) -> Self {
+        // The child's span is created under its parent group's.
+        #[cfg(feature = "tracing")]
+        let span = match &parent_group {
+            Some(group) => tracing::debug_span!(parent: group.span(), "group"),
+            None => tracing::debug_span!("group"),
+        };
+        let parent = parent_group.map(ParentGroup::link_child);
         Self {
             token,
+            config,
+            parent_token,
             handle_gone: CancellationToken::new(),
             unsettled: AtomicUsize::new(0),
             is_child: parent.is_some(),
@@ -158,22 +217,18 @@ impl<T, E> Shared<T, E> {
             state: Mutex::new(State {
                 next_index: 0,
                 cause: None,
-                limit: None,
                 running: 0,
                 queue: VecDeque::new(),
-                cancel_on_error: true,
-                panic_policy: PanicPolicy::Resume,
                 live_children: 0,
                 handle_gone: false,
                 closed: false,
-                parent_token: None,
                 parent,
                 #[cfg(feature = "diagnostics")]
                 origins: std::collections::BTreeMap::new(),
             }),
             finished: Event::new(),
             #[cfg(feature = "tracing")]
-            span: tracing::debug_span!("group"),
+            span,
         }
     }
 
@@ -181,8 +236,29 @@ impl<T, E> Shared<T, E> {
         &self.token
     }
 
+    /// The group's settings.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The group's span: the parent of its tasks' spans.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
     pub(crate) fn handle_gone_token(&self) -> &CancellationToken {
         &self.handle_gone
+    }
+
+    /// No new tasks from now on (`ErrGroup::close`).
+    pub(crate) fn close_spawning(&self) {
+        self.lock().closed = true;
+    }
+
+    /// Whether new tasks are refused.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
     }
 
     /// Locks the bookkeeping (no user code runs under this lock).
@@ -248,7 +324,7 @@ impl<T, E> Shared<T, E> {
     /// first failure records the cause, and the caller cancels the group.
     fn failure(&self, outcome: Outcome<T, E>) -> (Result<T, GroupError<E>>, bool) {
         let mut state = self.lock();
-        let fails_group = state.cancel_on_error
+        let fails_group = self.config.cancel_on_error
             && matches!(outcome, Outcome::Finished(Err(_)) | Outcome::Panicked(_));
         let cancel = fails_group && state.cause.is_none();
         if cancel {
@@ -261,7 +337,7 @@ impl<T, E> Shared<T, E> {
             Outcome::Finished(Ok(value)) => Ok(value),
             Outcome::Finished(Err(error)) => Err(GroupError::Task(error)),
             Outcome::Panicked(payload) => Err(GroupError::Panicked(PanicPayload::new(payload))),
-            Outcome::Cancelled => Err(GroupError::Cancelled(Self::cause_of_cancel(&mut state))),
+            Outcome::Cancelled => Err(GroupError::Cancelled(self.cause_of_cancel(&mut state))),
             Outcome::Lost => Err(GroupError::Lost),
         };
         (result, cancel)
@@ -319,9 +395,9 @@ impl<T, E> Shared<T, E> {
     /// parent's cancellation, else someone cancelled the token directly.
     /// Recorded the first time it is worked out, so it does not change when
     /// the parent link is dropped later.
-    fn cause_of_cancel(state: &mut State) -> CancelCause {
+    fn cause_of_cancel(&self, state: &mut State) -> CancelCause {
         let parent_cancelled = state.parent.as_ref().is_some_and(|p| p.is_cancelled())
-            || state
+            || self
                 .parent_token
                 .as_ref()
                 .is_some_and(CancellationToken::is_cancelled);
@@ -336,7 +412,7 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn cause(&self) -> Option<CancelCause> {
         let mut state = self.lock();
         if state.cause.is_some() || self.token.is_cancelled() {
-            Some(Self::cause_of_cancel(&mut state))
+            Some(self.cause_of_cancel(&mut state))
         } else {
             None
         }
@@ -360,7 +436,7 @@ impl<T, E> Shared<T, E> {
                 if self.token.is_cancelled() {
                     // Cancelled before the drop (its cause worked out
                     // lazily): the first cause stays.
-                    Self::cause_of_cancel(&mut state);
+                    self.cause_of_cancel(&mut state);
                 } else {
                     state.cause.get_or_insert(CancelCause::GroupDropped);
                 }
@@ -398,15 +474,9 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Waits for the next recorded outcome; `None` once every task and child
-    /// group has finished and every outcome has been taken.
-    pub(crate) async fn next_finished(&self) -> Option<Finished<T, E>> {
-        let mut listener = None;
-        core::future::poll_fn(|cx| self.poll_next_finished(&mut listener, cx)).await
-    }
-
-    /// The poll form of [`next_finished`](Self::next_finished), for streams
-    /// and races; `listener` is the caller's slot for its registration.
+    /// The next recorded outcome; `None` once every task and child group has
+    /// finished and every outcome has been taken. `listener` is the caller's
+    /// slot for its registration.
     pub(crate) fn poll_next_finished(
         &self,
         listener: &mut Option<EventListener>,
@@ -468,15 +538,4 @@ impl<T, E> Shared<T, E> {
         }
         None
     }
-}
-
-/// A new child group's link to `parent`, which from now on waits for it.
-pub(crate) fn child_link<T: Send + 'static, E: Send + 'static>(
-    parent: &Arc<Shared<T, E>>,
-) -> Box<dyn ChildLink> {
-    let mut parent_state = parent.lock();
-    parent_state.live_children += 1;
-    parent.count_spawned(&mut parent_state);
-    drop(parent_state);
-    Box::new(ParentLink(Arc::clone(parent)))
 }

@@ -47,7 +47,7 @@ impl SmolRuntime {
     /// let sum = smol::block_on(async {
     ///     let group = ErrGroup::new(SmolRuntime::global());
     ///     for n in 1..=3u32 {
-    ///         group.spawn(async move { Ok::<_, ()>(n) });
+    ///         group.spawn(async move { Ok::<_, ()>(n) }).unwrap();
     ///     }
     ///     group.join().await.unwrap().iter().sum::<u32>()
     /// });
@@ -74,7 +74,7 @@ impl SmolRuntime {
     ///
     /// let executor = Arc::new(smol::Executor::new());
     /// let group = ErrGroup::new(SmolRuntime::with_executor(executor.clone()));
-    /// group.spawn(async { Ok::<_, ()>("ran on my executor") });
+    /// group.spawn(async { Ok::<_, ()>("ran on my executor") }).unwrap();
     /// // Drive the executor while joining the group.
     /// let values = smol::block_on(executor.run(group.join())).unwrap();
     /// assert_eq!(values, ["ran on my executor"]);

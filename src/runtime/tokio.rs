@@ -46,7 +46,7 @@ impl TokioRuntime {
     /// #[tokio::main(flavor = "current_thread")]
     /// async fn main() {
     ///     let group = ErrGroup::new(TokioRuntime::current());
-    ///     group.spawn(async { Ok::<_, ()>("on tokio") });
+    ///     group.spawn(async { Ok::<_, ()>("on tokio") }).unwrap();
     ///     assert_eq!(group.join().await.unwrap(), ["on tokio"]);
     /// }
     /// ```
@@ -63,7 +63,7 @@ impl TokioRuntime {
     /// # Examples
     ///
     /// ```
-    /// use taskgroup::{runtime::TokioRuntime, WaitGroup};
+    /// use taskgroup::{runtime::{Runtime, TokioRuntime}, WaitGroup};
     ///
     /// let rt = tokio::runtime::Builder::new_multi_thread()
     ///     .worker_threads(1)
@@ -73,7 +73,7 @@ impl TokioRuntime {
     /// let runtime = TokioRuntime::from_handle(rt.handle().clone());
     /// // From a plain thread, outside the runtime:
     /// let wg = WaitGroup::new();
-    /// wg.spawn(&runtime, async {});
+    /// runtime.spawn(wg.track(async {}));
     /// wg.wait_blocking();
     /// assert_eq!(wg.count(), 0);
     /// ```

@@ -197,6 +197,7 @@ fn observe_error(error: GroupError<usize>) -> Res {
         }
         GroupError::Cancelled(cause) => Res::Cancelled(cause),
         GroupError::Lost => Res::Lost,
+        other => panic!("an outcome the model does not know: {other:?}"),
     }
 }
 
@@ -773,13 +774,14 @@ impl<'g> Real<'g> {
 
 fn run_group(setup: &Setup, ops: &[GroupOp]) -> Result<(), TestCaseError> {
     let runtime = ManualRuntime::default();
-    let mut group = Group::new(runtime.clone()).with_panic_policy(setup.policy);
+    let mut builder = Group::builder(runtime.clone()).panic_policy(setup.policy);
     if let Some(limit) = setup.limit {
-        group = group.with_limit(limit);
+        builder = builder.limit(limit);
     }
     if setup.keep_going {
-        group = group.keep_going();
+        builder = builder.keep_going();
     }
+    let group = builder.build();
     let cell = RefCell::new(None);
     let mut real = Real {
         cell: &cell,
@@ -928,7 +930,7 @@ fn step(real: &mut Real<'_>, model: &mut Model, op: &GroupOp) -> Result<(), Test
                 Ok(Poll::Pending) => NextSeen::Pending,
                 Ok(Poll::Ready(None)) => NextSeen::Done,
                 Ok(Poll::Ready(Some((id, result)))) => {
-                    NextSeen::Next(id.map(|TaskId(id)| id), observe(result))
+                    NextSeen::Next(id.map(TaskId::index), observe(result))
                 }
             };
             let expected = model.poll_next(with_id);
@@ -1046,31 +1048,31 @@ fn spawn(
     let try_spawn = matches!(how, SpawnHow::TrySpawn | SpawnHow::SpawnerTrySpawn);
     let group = real.group();
     let through_group = group.is_some() && matches!(how, SpawnHow::Spawn | SpawnHow::TrySpawn);
-    // `Err(None)`: `ErrGroup::spawn` panicked.
-    let result: Result<TaskId, Option<UserFuture>> = match group {
+    // Every spawning method, on the group and on its spawner, has the same
+    // contract: a refusal says full or closed and hands the future back.
+    let result = match group {
         Some(group) if through_group => {
             if try_spawn {
-                group.try_spawn(future).map_err(Some)
+                group.try_spawn(future)
             } else {
-                catch_unwind_quietly(|| group.spawn(future)).map_err(|_| None)
+                group.spawn(future)
             }
         }
-        _ if try_spawn => real.spawner.try_spawn(future).map_err(Some),
-        _ => real.spawner.spawn(future).map_err(Some),
+        _ if try_spawn => real.spawner.try_spawn(future),
+        _ => real.spawner.spawn(future),
     };
+    let closed_before = model.closed;
     match (result, model.spawn(user, try_spawn)) {
-        (Ok(TaskId(id)), Some(expected)) => prop_assert_eq!(id, expected, "task id"),
-        (Err(returned), None) => {
-            match returned {
-                Some(future) => {
-                    prop_assert_eq!(future.user, user, "the refused future is handed back");
-                    prop_assert_eq!(real.control(user).drops, 0, "handed back undropped");
-                }
-                None => prop_assert!(
-                    through_group && !try_spawn && model.closed,
-                    "only ErrGroup::spawn on a closed group panics"
-                ),
-            }
+        (Ok(id), Some(expected)) => prop_assert_eq!(id.index(), expected, "task id"),
+        (Err(refused), None) => {
+            prop_assert_eq!(refused.is_closed(), closed_before, "closed, or else full");
+            prop_assert!(
+                try_spawn || refused.is_closed(),
+                "only try_spawn refuses a full group"
+            );
+            let future = refused.into_inner();
+            prop_assert_eq!(future.user, user, "the refused future is handed back");
+            prop_assert_eq!(real.control(user).drops, 0, "handed back undropped");
             model.users[user].dropped = true;
         }
         (Ok(id), None) => {
@@ -1270,7 +1272,7 @@ fn a_group_dropped_after_its_token_was_cancelled_reports_explicit() {
     let group = Group::new(runtime.clone());
     let spawner = group.spawner();
     let token = group.cancellation_token();
-    group.spawn(std::future::pending());
+    group.spawn(std::future::pending()).unwrap();
     token.cancel();
     drop(group);
     assert_eq!(spawner.cause(), Some(CancelCause::Explicit));
@@ -1290,7 +1292,7 @@ fn a_group_dropped_after_its_token_was_cancelled_reports_explicit() {
 // Was a bug (fixed): after a worker was lost, a later spawn overtook the queue.
 fn a_lost_worker_lets_a_later_task_overtake_the_queue() {
     let runtime = ManualRuntime::default();
-    let group = Group::new(runtime.clone()).with_limit(2);
+    let group = Group::builder(runtime.clone()).limit(2).build();
     let started = Arc::new(Mutex::new(Vec::new()));
     let task = |n: usize| {
         let started = Arc::clone(&started);
@@ -1299,16 +1301,16 @@ fn a_lost_worker_lets_a_later_task_overtake_the_queue() {
             std::future::pending::<Result<usize, usize>>().await
         }
     };
-    group.spawn(task(0));
-    group.spawn(task(1));
-    group.spawn(task(2)); // queued: the limit is reached
+    group.spawn(task(0)).unwrap();
+    group.spawn(task(1)).unwrap();
+    group.spawn(task(2)).unwrap(); // queued: the limit is reached
     let mut workers = take_spawned(&runtime);
     assert_eq!(workers.len(), 2);
     for worker in &mut workers {
         assert!(poll_once(worker).is_pending());
     }
     drop(workers.pop()); // the runtime loses the worker running task 1
-    group.spawn(task(3));
+    group.spawn(task(3)).unwrap();
     workers.extend(take_spawned(&runtime));
     for worker in &mut workers {
         assert!(poll_once(worker).is_pending());

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use taskgroup::{ErrGroup, Latch, PendingKind, TaskId, WaitGroup};
+use taskgroup::runtime::Runtime;
+use taskgroup::{ErrGroup, Latch, PendingKind, WaitGroup};
 
 use crate::common::runtime_tests;
 
@@ -122,10 +123,10 @@ runtime_tests! {
         group.spawn_named("quick", async move {
             quick.wait().await;
             Ok(1)
-        });
+        }).unwrap();
         let stuck_line = line!() + 1;
-        let stuck = group.spawn_named("stuck", std::future::pending());
-        let anonymous = group.spawn(std::future::pending());
+        let stuck = group.spawn_named("stuck", std::future::pending()).unwrap();
+        let anonymous = group.spawn(std::future::pending()).unwrap();
 
         let pending = group.pending();
         assert_eq!(pending.len(), 3, "{pending:?}");
@@ -152,18 +153,18 @@ runtime_tests! {
     }
 
     async fn queued_tasks_are_pending_and_leave_when_they_end(rt) {
-        let group = ErrGroup::<usize, (), _>::new(rt.clone()).with_limit(1);
+        let group = ErrGroup::<usize, (), _>::builder(rt.clone()).limit(1).build();
         let gate = Latch::new(1);
         for i in 0..4 {
             let gate = gate.clone();
             group.spawn_named(format!("job {i}"), async move {
                 gate.wait().await;
                 Ok(i)
-            });
+            }).unwrap();
         }
         let names: Vec<_> = group.pending().iter().map(|p| p.name().unwrap().to_owned()).collect();
         assert_eq!(names, ["job 0", "job 1", "job 2", "job 3"]);
-        assert_eq!(group.pending()[3].kind(), PendingKind::Task(TaskId(3)));
+        assert!(matches!(group.pending()[3].kind(), PendingKind::Task(id) if id.index() == 3));
         gate.count_down();
         let spawner = group.spawner();
         assert_eq!(group.join().await.unwrap(), vec![0, 1, 2, 3]);
@@ -184,7 +185,7 @@ runtime_tests! {
         let wg = WaitGroup::new();
         let wg_gate = gate.clone();
         let wg_line = line!() + 1;
-        wg.spawn(&rt, async move { wg_gate.wait().await });
+        rt.spawn(wg.track(async move { wg_gate.wait().await }));
         assert_eq!(wg.pending()[0].kind(), PendingKind::Guard);
         assert_eq!(wg.pending()[0].location().line(), wg_line);
 

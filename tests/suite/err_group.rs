@@ -33,7 +33,7 @@ runtime_tests! {
                 // Later tasks finish first.
                 sleeper.sleep(Duration::from_micros(20 * (20 - i))).await;
                 Ok::<_, ()>(i)
-            });
+            }).unwrap();
         }
         assert_eq!(group.len(), 20);
         assert_eq!(group.join().await.unwrap(), (0..20).collect::<Vec<_>>());
@@ -67,7 +67,7 @@ runtime_tests! {
                     gate.wait().await;
                     finished.count_down();
                     Ok::<_, ()>(i)
-                });
+                }).unwrap();
             }
             // A permutation far from spawn order: 7 is coprime with 40.
             let shuffled = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> {
@@ -111,13 +111,13 @@ runtime_tests! {
         // them: every value still arrives once.
         let mut group = ErrGroup::new(rt.clone());
         for i in 0..500u64 {
-            group.spawn(async move { Ok::<_, ()>(i) });
+            group.spawn(async move { Ok::<_, ()>(i) }).unwrap();
         }
         let mut seen = Vec::new();
         while let Some(value) = group.join_next().await {
             seen.push(value.unwrap());
             if seen.len() % 100 == 0 {
-                group.spawn(async move { Ok(1_000) });
+                group.spawn(async move { Ok(1_000) }).unwrap();
             }
         }
         seen.sort_unstable();
@@ -145,7 +145,7 @@ runtime_tests! {
                 std::future::pending::<()>().await;
                 ticket.complete();
                 Ok(0)
-            });
+            }).unwrap();
         }
         let failing = ledger.ticket();
         let started = all_started.clone();
@@ -153,7 +153,7 @@ runtime_tests! {
             started.wait().await;
             failing.complete();
             Err("boom")
-        });
+        }).unwrap();
         let token = group.cancellation_token();
         match group.join().await {
             Err(GroupError::Task(error)) => assert_eq!(error, "boom"),
@@ -177,8 +177,8 @@ runtime_tests! {
                 spawner.cause()
             }
         });
-        group.spawn(async { std::future::pending().await });
-        group.spawn(async { Err("first") });
+        group.spawn(async { std::future::pending().await }).unwrap();
+        group.spawn(async { Err("first") }).unwrap();
         assert_eq!(observer.await, Some(CancelCause::TaskFailed));
         group.cancel(); // a later cause does not replace the first
         assert_eq!(group.cause(), Some(CancelCause::TaskFailed));
@@ -193,7 +193,7 @@ runtime_tests! {
             std::future::pending::<()>().await;
             ticket.complete();
             Ok(1)
-        });
+        }).unwrap();
         group.cancel();
         assert_eq!(group.cause(), Some(CancelCause::Explicit));
         assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Explicit))));
@@ -210,8 +210,8 @@ runtime_tests! {
             std::future::pending::<()>().await;
             ticket.complete();
             Ok(1)
-        });
-        group.spawn(async { panic!("task exploded") });
+        }).unwrap();
+        group.spawn(async { panic!("task exploded") }).unwrap();
         let payload = AssertUnwindSafe(group.join()).catch_unwind().await.unwrap_err();
         assert_eq!(panic_message(&*payload), "task exploded");
         assert_eq!(ledger.dropped(), 1, "the panic cancelled the sibling first");
@@ -220,8 +220,8 @@ runtime_tests! {
     // Catches a panic: needs unwinding.
     #[cfg(panic = "unwind")]
     async fn panic_can_be_captured_as_an_error(rt) {
-        let group = ErrGroup::<u32, String, _>::new(rt.clone()).with_panic_policy(PanicPolicy::Capture);
-        group.spawn(async { panic!("captured {}", 7) });
+        let group = ErrGroup::<u32, String, _>::builder(rt.clone()).panic_policy(PanicPolicy::Capture).build();
+        group.spawn(async { panic!("captured {}", 7) }).unwrap();
         let error = group.join().await.unwrap_err();
         assert_eq!(error.panic_message(), Some("captured 7"));
         assert_eq!(error.to_string(), "task panicked: captured 7");
@@ -231,7 +231,7 @@ runtime_tests! {
         const LIMIT: usize = 3;
         let in_flight = Arc::new(AtomicUsize::new(0));
         let high_water = Arc::new(AtomicUsize::new(0));
-        let group = ErrGroup::new(rt.clone()).with_limit(LIMIT);
+        let group = ErrGroup::builder(rt.clone()).limit(LIMIT).build();
         for i in 0..40 {
             let (in_flight, high_water, sleeper) = (in_flight.clone(), high_water.clone(), rt.clone());
             group.spawn(async move {
@@ -240,7 +240,7 @@ runtime_tests! {
                 sleeper.sleep(Duration::from_micros(300)).await;
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 Ok::<_, ()>(i)
-            });
+            }).unwrap();
         }
         assert_eq!(group.join().await.unwrap(), (0..40).collect::<Vec<_>>());
         assert_eq!(high_water.load(Ordering::SeqCst), LIMIT, "exactly the limit under load");
@@ -248,20 +248,20 @@ runtime_tests! {
 
     async fn limited_group_runs_queued_tasks_in_fifo_order(rt) {
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let group = ErrGroup::new(rt.clone()).with_limit(1);
+        let group = ErrGroup::builder(rt.clone()).limit(1).build();
         for i in 0..10 {
             let order = order.clone();
             group.spawn(async move {
                 order.lock().unwrap().push(i);
                 Ok::<_, ()>(())
-            });
+            }).unwrap();
         }
         group.join().await.unwrap();
         assert_eq!(*order.lock().unwrap(), (0..10).collect::<Vec<_>>());
     }
 
     async fn try_spawn_refuses_when_full(rt) {
-        let group = ErrGroup::new(rt.clone()).with_limit(1);
+        let group = ErrGroup::builder(rt.clone()).limit(1).build();
         let release = Latch::new(1);
         let gate = release.clone();
         assert!(group.try_spawn(async move {
@@ -270,23 +270,24 @@ runtime_tests! {
         }).is_ok());
         let refused = group.try_spawn(async { Ok(2) });
         let handed_back = refused.expect_err("the only slot is busy");
+        assert!(handed_back.is_full() && !handed_back.is_closed());
         release.count_down();
         // The handed-back future is intact and can be spawned normally.
-        group.spawn(handed_back);
+        group.spawn(handed_back.into_inner()).unwrap();
         assert_eq!(group.join().await.unwrap(), vec![1, 2]);
     }
 
     async fn error_in_a_limited_group_cancels_queued_tasks(rt) {
         let ledger = Ledger::new();
-        let group = ErrGroup::new(rt.clone()).with_limit(2);
-        group.spawn(async { Err::<(), _>("early") });
+        let group = ErrGroup::builder(rt.clone()).limit(2).build();
+        group.spawn(async { Err::<(), _>("early") }).unwrap();
         for _ in 0..20 {
             let (ticket, sleeper) = (ledger.ticket(), rt.clone());
             group.spawn(async move {
                 sleeper.sleep(Duration::from_millis(5)).await;
                 ticket.complete();
                 Ok(())
-            });
+            }).unwrap();
         }
         assert!(matches!(group.join().await, Err(GroupError::Task("early"))));
         ledger.assert_balanced();
@@ -308,7 +309,7 @@ runtime_tests! {
                 std::future::pending::<()>().await;
                 held.0.complete();
                 Ok(())
-            });
+            }).unwrap();
         }
         drop(group);
         assert!(token.is_cancelled());
@@ -324,7 +325,7 @@ runtime_tests! {
             group.spawn(async move {
                 sleeper.sleep(Duration::from_micros(50 * i)).await;
                 if i == 4 { Err(i) } else { Ok(i) }
-            });
+            }).unwrap();
         }
         let mut values = Vec::new();
         let mut errors = 0;
@@ -343,16 +344,16 @@ runtime_tests! {
     }
 
     async fn join_next_with_id_names_each_task(rt) {
-        let mut group = ErrGroup::new(rt.clone()).keep_going();
+        let mut group = ErrGroup::builder(rt.clone()).keep_going().build();
         let mut ids = Vec::new();
         for i in 0..5u32 {
-            ids.push(group.spawn(async move { if i == 3 { Err(i) } else { Ok(i) } }));
+            ids.push(group.spawn(async move { if i == 3 { Err(i) } else { Ok(i) } }).unwrap());
         }
-        assert_eq!(ids, (0..5).map(taskgroup::TaskId).collect::<Vec<_>>());
+        assert_eq!(ids.iter().map(|id| id.index()).collect::<Vec<_>>(), (0..5).collect::<Vec<_>>());
         let mut seen = Vec::new();
         while let Some((id, result)) = group.join_next_with_id().await {
             match result {
-                Ok(value) => assert_eq!(taskgroup::TaskId(value as usize), id),
+                Ok(value) => assert_eq!(value as usize, id.index()),
                 Err(error) => assert_eq!((id, error.into_task_error()), (ids[3], Some(3))),
             }
             seen.push(id);
@@ -363,9 +364,9 @@ runtime_tests! {
     }
 
     async fn keep_going_runs_everything_and_join_all_returns_every_outcome(rt) {
-        let group = ErrGroup::new(rt.clone()).keep_going();
+        let group = ErrGroup::builder(rt.clone()).keep_going().build();
         for i in 0..6u32 {
-            group.spawn(async move { if i % 3 == 0 { Err(i) } else { Ok(i) } });
+            group.spawn(async move { if i % 3 == 0 { Err(i) } else { Ok(i) } }).unwrap();
         }
         let outcomes = group.join_all().await;
         let summary: Vec<_> = outcomes
@@ -376,17 +377,27 @@ runtime_tests! {
     }
 
     async fn deadline_cancels_what_is_left_and_keeps_what_completed(rt) {
+        let group = ErrGroup::<u32, (), _>::builder(rt.clone()).deadline(Duration::from_millis(20)).build();
+        group.spawn(async { Ok(1) }).unwrap();
+        group.spawn(async { std::future::pending().await }).unwrap();
+        let outcomes = group.join_all().await;
+        assert!(matches!(outcomes[0], Ok(1)));
+        assert!(matches!(outcomes[1], Err(GroupError::Cancelled(CancelCause::Deadline))));
+    }
+
+    async fn join_all_timeout_drains_a_closed_group_and_cancels_the_rest(rt) {
         let group = ErrGroup::<u32, (), _>::new(rt.clone());
-        group.spawn(async { Ok(1) });
-        group.spawn(async { std::future::pending().await });
+        group.spawn(async { Ok(1) }).unwrap();
+        group.spawn(async { std::future::pending().await }).unwrap();
+        group.close();
         let outcomes = group.join_all_timeout(Duration::from_millis(20)).await;
         assert!(matches!(outcomes[0], Ok(1)));
         assert!(matches!(outcomes[1], Err(GroupError::Cancelled(CancelCause::Deadline))));
     }
 
     async fn group_deadline_cancels_a_slow_join(rt) {
-        let group = ErrGroup::<u32, (), _>::new(rt.clone()).with_deadline(Duration::from_millis(10));
-        group.spawn(async { std::future::pending().await });
+        let group = ErrGroup::<u32, (), _>::builder(rt.clone()).deadline(Duration::from_millis(10)).build();
+        group.spawn(async { std::future::pending().await }).unwrap();
         assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Deadline))));
     }
 
@@ -430,7 +441,7 @@ runtime_tests! {
                 std::future::pending::<()>().await;
                 ticket.complete();
                 Ok(())
-            });
+            }).unwrap();
         }
         // A parent task joins the child and returns its error upwards.
         parent.spawn(async move {
@@ -442,9 +453,9 @@ runtime_tests! {
                 }
                 Err(_) => Err("child failed"),
             }
-        });
+        }).unwrap();
         child_started.wait().await;
-        parent.spawn(async { Err("parent task failed") });
+        parent.spawn(async { Err("parent task failed") }).unwrap();
         assert!(matches!(parent.join().await, Err(GroupError::Task("parent task failed"))));
         assert_eq!(ledger.dropped(), 3, "the child's tasks were cancelled before the parent's join returned");
         ledger.assert_balanced();
@@ -459,7 +470,7 @@ runtime_tests! {
             std::future::pending::<()>().await;
             ticket.complete();
             Ok(())
-        });
+        }).unwrap();
         drop(child); // cancels the child's task
         parent.join().await.unwrap();
         assert_eq!(ledger.dropped(), 1);
@@ -468,10 +479,10 @@ runtime_tests! {
     async fn child_error_does_not_cancel_the_parent_by_itself(rt) {
         let parent = ErrGroup::<u8, (), _>::new(rt.clone());
         let child = parent.child::<(), &str>();
-        child.spawn(async { Err("child") });
+        child.spawn(async { Err("child") }).unwrap();
         assert!(matches!(child.join().await, Err(GroupError::Task("child"))));
         assert_eq!(parent.cause(), None);
-        parent.spawn(async { Ok(1) });
+        parent.spawn(async { Ok(1) }).unwrap();
         assert_eq!(parent.join().await.unwrap(), vec![1]);
     }
 
@@ -485,13 +496,12 @@ runtime_tests! {
         group.spawn(async move {
             opened.wait().await;
             Ok(1)
-        });
+        }).unwrap();
         group.close();
         assert!(group.is_closed());
-        assert!(spawner.spawn(async { Ok(2) }).is_err());
-        assert!(group.try_spawn(async { Ok(3) }).is_err());
-        let refused = AssertUnwindSafe(|| group.spawn(async { Ok(4) }));
-        assert!(std::panic::catch_unwind(refused).is_err(), "spawn on a closed group panics");
+        assert!(spawner.spawn(async { Ok(2) }).unwrap_err().is_closed());
+        assert!(group.try_spawn(async { Ok(3) }).unwrap_err().is_closed());
+        assert!(group.spawn(async { Ok(4) }).unwrap_err().is_closed());
         gate.count_down();
         assert_eq!(group.join().await.unwrap(), vec![1]);
     }
@@ -500,7 +510,7 @@ runtime_tests! {
         let parent = ErrGroup::<(), (), _>::new(rt.clone());
         let child = parent.child::<(), ()>();
         let child_spawner = child.spawner();
-        child.spawn(async { std::future::pending().await });
+        child.spawn(async { std::future::pending().await }).unwrap();
         parent.cancel();
         assert_eq!(child_spawner.cause(), Some(CancelCause::Parent));
         assert!(matches!(child.join().await, Err(GroupError::Cancelled(CancelCause::Parent))));
@@ -517,7 +527,7 @@ runtime_tests! {
                 panic!("drop exploded");
             }
         }
-        let group = ErrGroup::<(), &str, _>::new(rt.clone()).with_panic_policy(PanicPolicy::Capture);
+        let group = ErrGroup::<(), &str, _>::builder(rt.clone()).panic_policy(PanicPolicy::Capture).build();
         let started = Latch::new(1);
         let signal = started.clone();
         group.spawn(async move {
@@ -525,12 +535,12 @@ runtime_tests! {
             signal.count_down();
             std::future::pending::<()>().await;
             Ok(())
-        });
+        }).unwrap();
         let gate = started.clone();
         group.spawn(async move {
             gate.wait().await;
             Err("fail")
-        });
+        }).unwrap();
         let outcomes = group.join_all().await;
         assert_eq!(outcomes[0].as_ref().unwrap_err().panic_message(), Some("drop exploded"));
         assert!(matches!(outcomes[1], Err(GroupError::Task("fail"))));
@@ -538,12 +548,12 @@ runtime_tests! {
 
     async fn a_group_under_an_outside_token_is_cancelled_by_it_and_not_the_reverse(rt) {
         let shutdown = taskgroup::CancellationToken::new();
-        let failing = ErrGroup::<(), &str, _>::with_parent_token(rt.clone(), &shutdown);
-        failing.spawn(async { Err("own failure") });
+        let failing = ErrGroup::<(), &str, _>::builder(rt.clone()).parent_token(&shutdown).build();
+        failing.spawn(async { Err("own failure") }).unwrap();
         assert!(matches!(failing.join().await, Err(GroupError::Task("own failure"))));
         assert!(!shutdown.is_cancelled(), "the group's failure leaves the outside token alone");
-        let group = ErrGroup::<(), (), _>::with_parent_token(rt.clone(), &shutdown);
-        group.spawn(std::future::pending());
+        let group = ErrGroup::<(), (), _>::builder(rt.clone()).parent_token(&shutdown).build();
+        group.spawn(std::future::pending()).unwrap();
         shutdown.cancel();
         assert_eq!(group.cause(), Some(CancelCause::Parent));
         assert!(matches!(group.join().await, Err(GroupError::Cancelled(CancelCause::Parent))));
@@ -552,7 +562,7 @@ runtime_tests! {
     async fn ten_thousand_tasks_in_one_group(rt) {
         let group = ErrGroup::new(rt.clone());
         for i in 0..10_000u64 {
-            group.spawn(async move { Ok::<_, ()>(i) });
+            group.spawn(async move { Ok::<_, ()>(i) }).unwrap();
         }
         let values = group.join().await.unwrap();
         assert_eq!(values.len(), 10_000);
@@ -564,9 +574,9 @@ runtime_tests! {
         let hits = Arc::new(AtomicUsize::new(0));
         for _ in 0..50 {
             let hits = hits.clone();
-            wg.spawn(&rt, async move {
+            rt.spawn(wg.track(async move {
                 hits.fetch_add(1, Ordering::SeqCst);
-            });
+            }));
         }
         wg.wait().await;
         assert_eq!(hits.load(Ordering::SeqCst), 50);
@@ -581,9 +591,11 @@ runtime_tests! {
         let dropped_groups = Ledger::new();
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         for round in 0..300 {
-            let group = ErrGroup::<u32, u32, _>::new(rt.clone())
-                .with_panic_policy(PanicPolicy::Capture);
-            let group = if round % 3 == 0 { group.with_limit(1 + rng.below(3) as usize) } else { group };
+            let mut builder = ErrGroup::<u32, u32, _>::builder(rt.clone()).panic_policy(PanicPolicy::Capture);
+            if round % 3 == 0 {
+                builder = builder.limit(1 + rng.below(3) as usize);
+            }
+            let group = builder.build();
             let ending = rng.below(4);
             // Dropped groups cancel asynchronously: their futures are counted
             // at the end; joined groups are checked right after the join.
@@ -618,7 +630,7 @@ runtime_tests! {
                             Ok(t as u32)
                         }
                     }
-                });
+                }).unwrap();
             }
             match ending {
                 0 => drop(group),
@@ -651,16 +663,53 @@ mod misuse {
     use taskgroup::ErrGroup;
 
     #[test]
-    #[should_panic(expected = "ErrGroup::with_limit(0)")]
+    #[should_panic(expected = "ErrGroup::builder(..).limit(0)")]
     fn a_limit_of_zero_panics_with_a_clear_message() {
-        let _ = ErrGroup::<(), (), _>::new(SmolRuntime::global()).with_limit(0);
+        let _ = ErrGroup::<(), (), _>::builder(SmolRuntime::global())
+            .limit(0)
+            .build();
     }
 
     #[test]
-    #[should_panic(expected = "ErrGroup::spawn on a closed group")]
-    fn spawn_on_a_closed_group_panics_with_a_clear_message() {
-        let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    fn every_spawning_method_refuses_a_closed_group_with_closed() {
+        let group = ErrGroup::<(), (), _>::builder(SmolRuntime::global())
+            .limit(1)
+            .build();
+        let spawner = group.spawner();
         group.close();
-        group.spawn(async { Ok(()) });
+        assert!(group.spawn(async { Ok(()) }).unwrap_err().is_closed());
+        assert!(group
+            .spawn_named("late", async { Ok(()) })
+            .unwrap_err()
+            .is_closed());
+        assert!(group.try_spawn(async { Ok(()) }).unwrap_err().is_closed());
+        assert!(spawner.spawn(async { Ok(()) }).unwrap_err().is_closed());
+        assert!(spawner
+            .spawn_named("late", async { Ok(()) })
+            .unwrap_err()
+            .is_closed());
+        assert!(spawner.try_spawn(async { Ok(()) }).unwrap_err().is_closed());
+        assert!(group.is_closed());
+    }
+
+    #[test]
+    fn a_full_group_and_a_closed_group_refuse_differently() {
+        let group = ErrGroup::<(), (), _>::builder(SmolRuntime::global())
+            .limit(1)
+            .build();
+        let spawner = group.spawner();
+        group.spawn(std::future::pending()).unwrap(); // holds the only slot
+        let full = group.try_spawn(async { Ok(()) }).unwrap_err();
+        assert!(full.is_full() && !full.is_closed());
+        assert!(spawner.try_spawn(async { Ok(()) }).unwrap_err().is_full());
+        assert_eq!(format!("{full:?}"), "Full(..)");
+        assert!(full.to_string().contains("full"));
+        // `spawn` queues on a full group instead of refusing.
+        assert!(group.spawn(async { Ok(()) }).is_ok());
+        group.close();
+        let closed = spawner.try_spawn(async { Ok(()) }).unwrap_err();
+        assert!(closed.is_closed());
+        assert!(closed.to_string().contains("closed"));
+        group.cancel();
     }
 }

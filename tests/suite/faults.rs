@@ -112,14 +112,14 @@ runtime_tests! {
     async fn a_panic_in_drop_on_an_explicit_cancel_is_reported_and_the_rest_still_cancelled(rt) {
         for policy in [PanicPolicy::Capture, PanicPolicy::Resume] {
             let ledger = Ledger::new();
-            let group = ErrGroup::<(), (), _>::new(rt.clone()).with_panic_policy(policy);
+            let group = ErrGroup::<(), (), _>::builder(rt.clone()).panic_policy(policy).build();
             let started = Latch::new(3);
             let signal = started.clone();
             group.spawn(async move {
                 let _bomb = ExplodesOnDrop;
                 signal.count_down();
                 std::future::pending().await
-            });
+            }).unwrap();
             for _ in 0..2 {
                 let (ticket, signal) = (ledger.ticket(), started.clone());
                 group.spawn(async move {
@@ -127,7 +127,7 @@ runtime_tests! {
                     std::future::pending::<()>().await;
                     ticket.complete();
                     Ok(())
-                });
+                }).unwrap();
             }
             started.wait().await;
             group.cancel();
@@ -165,13 +165,13 @@ runtime_tests! {
             let _bomb = ExplodesOnDrop;
             signal.count_down();
             std::future::pending().await
-        });
+        }).unwrap();
         for _ in 0..2 {
             let (guard, ticket, signal) = (alive.enter(), ledger.ticket(), started.clone());
             group.spawn(async move {
                 signal.count_down();
                 pending_with(guard, ticket).await
-            });
+            }).unwrap();
         }
         started.wait().await;
         drop(group);
@@ -186,9 +186,7 @@ runtime_tests! {
     #[cfg(panic = "unwind")]
     async fn a_queued_task_whose_drop_panics_is_reported_when_the_limited_group_is_cancelled(rt) {
         let ledger = Ledger::new();
-        let group = ErrGroup::<(), (), _>::new(rt.clone())
-            .with_limit(1)
-            .with_panic_policy(PanicPolicy::Capture);
+        let group = ErrGroup::<(), (), _>::builder(rt.clone()).limit(1).panic_policy(PanicPolicy::Capture).build();
         let started = Latch::new(1);
         let (ticket, signal) = (ledger.ticket(), started.clone());
         group.spawn(async move {
@@ -196,20 +194,20 @@ runtime_tests! {
             std::future::pending::<()>().await;
             ticket.complete();
             Ok(())
-        });
+        }).unwrap();
         let ran = Arc::new(AtomicBool::new(false));
         let (bomb, queued_ran) = (ExplodesOnDrop, ran.clone());
         group.spawn(async move {
             let _bomb = bomb;
             queued_ran.store(true, Ordering::SeqCst);
             Ok(())
-        });
+        }).unwrap();
         let (ticket, queued_ran) = (ledger.ticket(), ran.clone());
         group.spawn(async move {
             queued_ran.store(true, Ordering::SeqCst);
             ticket.complete();
             Ok(())
-        });
+        }).unwrap();
         started.wait().await;
         group.cancel();
         let outcomes = group.join_all().await;
@@ -225,7 +223,7 @@ runtime_tests! {
         let group = ErrGroup::<(), (), _>::new(rt.clone());
         let (started, release) = (Latch::new(1), Latch::new(1));
         let resumed = Arc::new(AtomicBool::new(false));
-        group.spawn(blocks_until(started.clone(), release.clone(), resumed.clone(), ledger.ticket()));
+        group.spawn(blocks_until(started.clone(), release.clone(), resumed.clone(), ledger.ticket())).unwrap();
         let canceller = cancel_then_release(started, group.cancellation_token(), release);
         // The join waits for the blocked poll to end: the task yields, and is
         // dropped there.
@@ -238,10 +236,10 @@ runtime_tests! {
 
     async fn a_blocked_task_holding_the_only_slot_leaves_the_queue_cancelled_unrun(rt) {
         let ledger = Ledger::new();
-        let group = ErrGroup::<(), (), _>::new(rt.clone()).with_limit(1);
+        let group = ErrGroup::<(), (), _>::builder(rt.clone()).limit(1).build();
         let (started, release) = (Latch::new(1), Latch::new(1));
         let resumed = Arc::new(AtomicBool::new(false));
-        group.spawn(blocks_until(started.clone(), release.clone(), resumed.clone(), ledger.ticket()));
+        group.spawn(blocks_until(started.clone(), release.clone(), resumed.clone(), ledger.ticket())).unwrap();
         let ran = Arc::new(AtomicUsize::new(0));
         for _ in 0..3 {
             let (ticket, ran) = (ledger.ticket(), ran.clone());
@@ -249,7 +247,7 @@ runtime_tests! {
                 ran.fetch_add(1, Ordering::SeqCst);
                 ticket.complete();
                 Ok(())
-            });
+            }).unwrap();
         }
         let canceller = cancel_then_release(started, group.cancellation_token(), release);
         let outcomes = group.join_all().await;
@@ -274,7 +272,7 @@ runtime_tests! {
             polls: polls.clone(),
             first_poll: Latch::new(1),
             ticket: Some(ledger.ticket()),
-        });
+        }).unwrap();
         assert_eq!(group.join().await.unwrap(), vec![POLLS]);
         assert_eq!(polls.load(Ordering::SeqCst), POLLS);
 
@@ -286,7 +284,7 @@ runtime_tests! {
             polls: Arc::new(AtomicUsize::new(0)),
             first_poll: first_poll.clone(),
             ticket: Some(ledger.ticket()),
-        });
+        }).unwrap();
         first_poll.wait().await;
         group.cancel();
         let outcomes = group.join_all().await;

@@ -1,8 +1,27 @@
-//! What a group reports when not every task produced a value.
+//! What a group or a scope reports when not every task produced a value,
+//! and the policy for panicking tasks.
 
+#[cfg(feature = "std")]
+use alloc::{borrow::ToOwned, boxed::Box, string::String};
+#[cfg(feature = "std")]
 use core::any::Any;
 use core::fmt;
+#[cfg(feature = "std")]
 use std::sync::Mutex;
+
+/// What the joiner of a group (or a scope) does with a task that panicked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PanicPolicy {
+    /// Resume the panic in the task that joins (after every task has
+    /// finished, for `join` and `join_all`), payload intact. The default: a
+    /// panic is a bug, and should look like one.
+    #[default]
+    Resume,
+    /// Report it as [`GroupError::Panicked`] with its payload (conc's
+    /// `WaitAndRecover`).
+    Capture,
+}
 
 /// Why a group cancelled its tasks (Go's `context.Cause`).
 ///
@@ -45,11 +64,14 @@ impl fmt::Display for CancelCause {
 /// A panic payload is `Send` but not `Sync`; this holds it behind a mutex so
 /// that [`GroupError`] is `Send + Sync` and goes into `anyhow::Error` or
 /// `Box<dyn Error + Send + Sync>` with `?`.
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct PanicPayload {
     message: Option<String>,
     payload: Mutex<Box<dyn Any + Send + 'static>>,
 }
 
+#[cfg(feature = "std")]
 impl PanicPayload {
     pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> Self {
         let message = payload
@@ -71,9 +93,8 @@ impl PanicPayload {
     /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError, PanicPolicy};
     ///
     /// smol::block_on(async {
-    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
-    ///         .with_panic_policy(PanicPolicy::Capture);
-    ///     group.spawn(async { panic!("index {} out of range", 7) });
+    ///     let group = ErrGroup::<(), (), _>::builder(SmolRuntime::global()).panic_policy(PanicPolicy::Capture).build();
+    ///     group.spawn(async { panic!("index {} out of range", 7) }).unwrap();
     ///     match group.join().await {
     ///         Err(GroupError::Panicked(payload)) => {
     ///             assert_eq!(payload.message(), Some("index 7 out of range"));
@@ -96,9 +117,8 @@ impl PanicPayload {
     /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PanicPolicy};
     ///
     /// smol::block_on(async {
-    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
-    ///         .with_panic_policy(PanicPolicy::Capture);
-    ///     group.spawn(async { std::panic::panic_any(42u32) });
+    ///     let group = ErrGroup::<(), (), _>::builder(SmolRuntime::global()).panic_policy(PanicPolicy::Capture).build();
+    ///     group.spawn(async { std::panic::panic_any(42u32) }).unwrap();
     ///     let error = group.join().await.unwrap_err();
     ///     let taskgroup::GroupError::Panicked(payload) = error else { unreachable!() };
     ///     assert_eq!(payload.message(), None); // not a string
@@ -125,9 +145,8 @@ impl PanicPayload {
     /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError, PanicPolicy};
     ///
     /// let error = smol::block_on(async {
-    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global())
-    ///         .with_panic_policy(PanicPolicy::Capture);
-    ///     group.spawn(async { panic!("boom") });
+    ///     let group = ErrGroup::<(), (), _>::builder(SmolRuntime::global()).panic_policy(PanicPolicy::Capture).build();
+    ///     group.spawn(async { panic!("boom") }).unwrap();
     ///     group.join().await.unwrap_err()
     /// });
     /// // Log it, clean up, then let it unwind after all:
@@ -140,6 +159,7 @@ impl PanicPayload {
     }
 }
 
+#[cfg(feature = "std")]
 impl fmt::Debug for PanicPayload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.message().unwrap_or("<non-string payload>"))
@@ -147,12 +167,17 @@ impl fmt::Debug for PanicPayload {
 }
 
 /// Why a task, or a whole group, produced no value.
+///
+/// Match it with a wildcard arm: variants may be added.
+#[non_exhaustive]
 pub enum GroupError<E> {
     /// A task returned this error. From `join`, the first task to fail.
     Task(E),
     /// A task panicked, and the group's [`PanicPolicy`](crate::PanicPolicy)
     /// is `Capture`: the panic's payload, as `catch_unwind` gives it. (Under
     /// the default policy the panic is resumed in the joiner instead.)
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     Panicked(PanicPayload),
     /// The task was cancelled before it finished (its future was dropped),
     /// for this reason.
@@ -193,11 +218,9 @@ impl<E> GroupError<E> {
     /// use taskgroup::{runtime::SmolRuntime, ErrGroup, PanicPolicy};
     ///
     /// smol::block_on(async {
-    ///     let group = ErrGroup::<(), &str, _>::new(SmolRuntime::global())
-    ///         .with_panic_policy(PanicPolicy::Capture)
-    ///         .keep_going();
-    ///     group.spawn(async { panic!("boom") });
-    ///     group.spawn(async { Err("plain error") });
+    ///     let group = ErrGroup::<(), &str, _>::builder(SmolRuntime::global()).panic_policy(PanicPolicy::Capture).keep_going().build();
+    ///     group.spawn(async { panic!("boom") }).unwrap();
+    ///     group.spawn(async { Err("plain error") }).unwrap();
     ///     let outcomes = group.join_all().await;
     ///     assert_eq!(outcomes[0].as_ref().unwrap_err().panic_message(), Some("boom"));
     ///     assert_eq!(outcomes[1].as_ref().unwrap_err().panic_message(), None);
@@ -205,10 +228,11 @@ impl<E> GroupError<E> {
     /// ```
     #[must_use]
     pub fn panic_message(&self) -> Option<&str> {
-        let Self::Panicked(payload) = self else {
-            return None;
-        };
-        payload.message()
+        match self {
+            #[cfg(feature = "std")]
+            Self::Panicked(payload) => payload.message(),
+            _ => None,
+        }
     }
 }
 
@@ -216,6 +240,7 @@ impl<E: fmt::Debug> fmt::Debug for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Task(error) => f.debug_tuple("Task").field(error).finish(),
+            #[cfg(feature = "std")]
             Self::Panicked(payload) => f.debug_tuple("Panicked").field(payload).finish(),
             Self::Cancelled(cause) => f.debug_tuple("Cancelled").field(cause).finish(),
             Self::Lost => f.write_str("Lost"),
@@ -227,6 +252,7 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Task(error) => write!(f, "task failed: {error}"),
+            #[cfg(feature = "std")]
             Self::Panicked(_) => match self.panic_message() {
                 Some(message) => write!(f, "task panicked: {message}"),
                 None => f.write_str("task panicked"),
@@ -237,8 +263,8 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for GroupError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl<E: core::error::Error + 'static> core::error::Error for GroupError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Task(error) => Some(error),
             _ => None,

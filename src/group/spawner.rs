@@ -1,0 +1,336 @@
+//! [`Spawner`]: spawning into a group, and where each task goes (straight
+//! to the runtime, to a new worker of a limited group, or to its queue).
+
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
+use std::borrow::Cow;
+
+use super::shared::Shared;
+use super::task::{Recorder, Slot, Task, Worker};
+use crate::runtime::Runtime;
+use crate::sync::Arc;
+use crate::{CancelCause, CancellationToken, Name, SpawnError, TaskId};
+
+/// A handle that spawns into an [`ErrGroup`] from anywhere — inside its own
+/// tasks, for dynamic fan-out — without owning the group: the group's owner
+/// still joins it, and dropping the group still cancels everything.
+///
+/// Spawning after the group was joined or dropped is refused.
+pub struct Spawner<T, E, R: Runtime> {
+    shared: Arc<Shared<T, E>>,
+    runtime: R,
+}
+
+impl<T, E, R: Runtime> Spawner<T, E, R> {
+    pub(super) fn new(shared: Arc<Shared<T, E>>, runtime: R) -> Self {
+        Self { shared, runtime }
+    }
+
+    /// The group's shared state and runtime.
+    pub(super) fn parts(&self) -> (&Arc<Shared<T, E>>, &R) {
+        (&self.shared, &self.runtime)
+    }
+}
+
+impl<T, E, R> Spawner<T, E, R>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    R: Runtime,
+{
+    /// Cancels the group (cause `Deadline`) after `timeout`, unless its
+    /// handle is gone first: a small timer task on the group's runtime.
+    pub(super) fn cancel_after(&self, timeout: Duration) {
+        let shared = Arc::clone(&self.shared);
+        let sleep = self.runtime.sleep(timeout);
+        self.runtime.spawn(async move {
+            let handle_gone = shared.handle_gone_token().clone();
+            if handle_gone.run_until_cancelled(sleep).await.is_some() {
+                shared.cancel(CancelCause::Deadline);
+            }
+        });
+    }
+
+    /// Spawns `future` into the group (queued if the group's limit is
+    /// reached) and returns its [`TaskId`]. Unlike [`ErrGroup::spawn`], a
+    /// refusal is a value, not a panic: a spawner may outlive its group.
+    ///
+    /// # Errors
+    ///
+    /// `Err(future)`, the future untouched, if the group was
+    /// [closed](ErrGroup::close), joined or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     assert!(spawner.spawn(async { Ok(1) }).is_ok());
+    ///     assert_eq!(group.join().await.unwrap(), vec![1]);
+    ///     // The group is gone: the future is handed back.
+    ///     assert!(spawner.spawn(async { Ok(2) }).is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> Result<TaskId, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.place(future, false, None)
+    }
+
+    /// As [`spawn`](Self::spawn), with a name (see [`ErrGroup::spawn_named`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn): `Err(future)` if the group was closed,
+    /// joined or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<&str, (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     let id = spawner.spawn_named("greeter", async { Ok("hello") });
+    ///     assert_eq!(id.unwrap().index(), 0);
+    ///     assert_eq!(group.join().await.unwrap(), ["hello"]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_named<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        future: F,
+    ) -> Result<TaskId, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.place(future, false, Some(name.into()))
+    }
+
+    /// Spawns `future` only if it can start now (see
+    /// [`ErrGroup::try_spawn`]).
+    ///
+    /// # Errors
+    ///
+    /// `Err(future)`, the future untouched, if the group's limit is reached,
+    /// or the group was closed, joined or dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime's [`spawn`](Runtime::spawn) panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::builder(SmolRuntime::global()).limit(1).build();
+    ///     let spawner = group.spawner();
+    ///     assert!(spawner.try_spawn(std::future::pending()).is_ok()); // holds the slot
+    ///     assert!(spawner.try_spawn(async { Ok(()) }).is_err()); // full
+    ///     group.cancel();
+    ///     assert!(group.join().await.is_err()); // the pending task was cancelled
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_spawn<F>(&self, future: F) -> Result<TaskId, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.place(future, true, None)
+    }
+
+    #[track_caller]
+    #[cfg_attr(
+        not(any(feature = "diagnostics", feature = "tracing")),
+        allow(unused_variables)
+    )]
+    fn place<F>(
+        &self,
+        future: F,
+        refuse_when_full: bool,
+        name: Name,
+    ) -> Result<TaskId, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(SpawnError::Closed(future));
+        }
+        let placement = match self.shared.config().limit {
+            None => Placement::Direct,
+            Some(limit) if state.running < limit => {
+                state.running += 1;
+                Placement::NewWorker
+            }
+            Some(_) if refuse_when_full => return Err(SpawnError::Full(future)),
+            Some(_) => Placement::Queued,
+        };
+        let index = state.next_index;
+        state.next_index += 1;
+        self.shared.count_spawned(&mut state);
+        #[cfg(feature = "diagnostics")]
+        state.origins.insert(
+            index,
+            crate::diagnostics::Origin::new(core::panic::Location::caller(), name.clone()),
+        );
+        // Building the task runs no user code (an `async fn` does nothing
+        // until polled), so a queued task joins the queue in this same
+        // critical section: FIFO holds, and no worker can miss it.
+        let task = Task::new(Recorder::new(Arc::clone(&self.shared), index), future);
+        #[cfg(feature = "tracing")]
+        let task = tracing::Instrument::instrument(
+            task,
+            tracing::debug_span!(parent: self.shared.span(), "task", id = index, name = name.as_deref()),
+        );
+        match placement {
+            Placement::Queued => state.queue.push_back(Box::pin(task)),
+            // A slot is free while tasks queue (a worker was lost): the new
+            // worker takes the queue's head, and the new task queues behind
+            // it, so FIFO holds and the slot is not left empty.
+            Placement::NewWorker if !state.queue.is_empty() => {
+                state.queue.push_back(Box::pin(task));
+                let head = state.queue.pop_front().expect("the queue is not empty");
+                drop(state);
+                let slot = Slot::new(Arc::clone(&self.shared));
+                self.shared
+                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, head)));
+            }
+            Placement::NewWorker => {
+                drop(state);
+                let slot = Slot::new(Arc::clone(&self.shared));
+                self.shared
+                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, task)));
+            }
+            Placement::Direct => {
+                drop(state);
+                self.shared.keep(self.runtime.spawn_with_handle(task));
+            }
+        }
+        Ok(TaskId::new(index))
+    }
+
+    /// The group's cancellation token (see
+    /// [`ErrGroup::cancellation_token`]): cancelled when the group cancels
+    /// its tasks; cancelling it cancels the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// let token = group.spawner().cancellation_token();
+    /// assert!(!token.is_cancelled());
+    /// group.cancel();
+    /// assert!(token.is_cancelled());
+    /// ```
+    #[must_use]
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.shared.token().clone()
+    }
+
+    /// Why the group was cancelled, or `None` if it was not (see
+    /// [`ErrGroup::cause`]). Still answers after the group is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, CancelCause, ErrGroup};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// let spawner = group.spawner();
+    /// group.spawn(std::future::pending()).unwrap();
+    /// assert_eq!(spawner.cause(), None);
+    /// drop(group); // dropped before its task finished
+    /// assert_eq!(spawner.cause(), Some(CancelCause::GroupDropped));
+    /// ```
+    #[must_use]
+    pub fn cause(&self) -> Option<CancelCause> {
+        self.shared.cause()
+    }
+}
+
+#[cfg(feature = "diagnostics")]
+impl<T, E, R: Runtime> Spawner<T, E, R> {
+    /// The unfinished tasks (see [`ErrGroup::pending`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "diagnostics")] {
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    /// let spawner = group.spawner();
+    /// let id = spawner.spawn_named("poll the queue", std::future::pending()).ok().unwrap();
+    /// let pending = spawner.pending();
+    /// assert_eq!(pending.len(), 1);
+    /// assert_eq!(pending[0].kind(), taskgroup::PendingKind::Task(id));
+    /// assert_eq!(pending[0].name(), Some("poll the queue"));
+    /// assert_eq!(id.index(), 0);
+    /// # }
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
+    #[must_use]
+    pub fn pending(&self) -> Vec<crate::Pending> {
+        let state = self.shared.lock();
+        let origins = state.origins.iter();
+        origins
+            .map(|(&index, origin)| origin.pending(crate::PendingKind::Task(TaskId::new(index))))
+            .collect()
+    }
+}
+
+/// Where a spawned task goes: straight to the runtime, to a new worker of a
+/// limited group, or to the queue of a full one.
+enum Placement {
+    Direct,
+    NewWorker,
+    Queued,
+}
+
+impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            runtime: self.runtime.clone(),
+        }
+    }
+}
+
+impl<T, E, R: Runtime> fmt::Debug for Spawner<T, E, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("ErrGroup");
+        let (unfinished, unjoined) = self.shared.unfinished_and_unjoined();
+        {
+            let state = self.shared.lock();
+            debug
+                .field("unfinished", &unfinished)
+                .field("unjoined", &unjoined)
+                .field("limit", &self.shared.config().limit)
+                .field("cause", &state.cause);
+        }
+        #[cfg(feature = "diagnostics")]
+        debug.field("pending", &self.pending());
+        debug.finish_non_exhaustive()
+    }
+}
