@@ -246,6 +246,36 @@ impl CancellationToken {
         }
     }
 
+    /// As [`cancelled`](Self::cancelled), owning the token: a `'static`
+    /// future that can be stored in a struct or moved into a spawned task
+    /// (tokio-util's `cancelled_owned`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future loses no wake-up for other waiters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{futures::CancelledOwned, CancellationToken};
+    ///
+    /// struct Worker {
+    ///     stop: CancelledOwned, // no borrow of the token
+    /// }
+    ///
+    /// let token = CancellationToken::new();
+    /// let worker = Worker { stop: token.clone().cancelled_owned() };
+    /// let waiter = std::thread::spawn(move || futures::executor::block_on(worker.stop));
+    /// token.cancel();
+    /// waiter.join().unwrap();
+    /// ```
+    pub fn cancelled_owned(self) -> CancelledOwned {
+        CancelledOwned {
+            node: self.node,
+            listener: None,
+        }
+    }
+
     /// Creates a child token: cancelled when this one is (or already is), but
     /// cancelling the child leaves this one alone.
     ///
@@ -281,6 +311,28 @@ impl CancellationToken {
     #[must_use = "dropping the guard at once cancels the token at once"]
     pub fn drop_guard(self) -> DropGuard {
         DropGuard { token: Some(self) }
+    }
+
+    /// As [`drop_guard`](Self::drop_guard), borrowing the token instead of
+    /// consuming it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancellationToken::new();
+    /// {
+    ///     let _guard = token.drop_guard_ref();
+    ///     assert!(!token.is_cancelled()); // still usable while guarded
+    /// }
+    /// assert!(token.is_cancelled());
+    ///
+    /// let token = taskgroup::CancellationToken::new();
+    /// token.drop_guard_ref().disarm();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    #[must_use = "dropping the guard at once cancels the token at once"]
+    pub fn drop_guard_ref(&self) -> DropGuardRef<'_> {
+        DropGuardRef { token: Some(self) }
     }
 
     /// [`cancelled`](Self::cancelled) in poll form, for the group's tasks:
@@ -357,6 +409,35 @@ impl Future for Cancelled<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         this.node.poll_cancelled(&mut this.listener, cx)
+    }
+}
+
+/// Future returned by [`CancellationToken::cancelled_owned`]: completes when
+/// the token is cancelled; owns the token, so it is `'static`.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping it loses no wake-up for other waiters.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct CancelledOwned {
+    node: Arc<Node>,
+    listener: Option<EventListener>,
+}
+
+impl Future for CancelledOwned {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        this.node.poll_cancelled(&mut this.listener, cx)
+    }
+}
+
+impl fmt::Debug for CancelledOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelledOwned")
+            .field("is_cancelled", &self.node.is_cancelled())
+            .finish()
     }
 }
 
@@ -473,6 +554,48 @@ impl Drop for DropGuard {
 impl fmt::Debug for DropGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DropGuard")
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// A guard that cancels a borrowed [`CancellationToken`] when dropped,
+/// unless [disarmed](Self::disarm). Made by
+/// [`CancellationToken::drop_guard_ref`].
+#[must_use = "dropping the guard at once cancels the token at once"]
+pub struct DropGuardRef<'a> {
+    token: Option<&'a CancellationToken>,
+}
+
+impl<'a> DropGuardRef<'a> {
+    /// Gives the token back without cancelling it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = taskgroup::CancellationToken::new();
+    /// let guard = token.drop_guard_ref();
+    /// assert!(!guard.disarm().is_cancelled());
+    /// ```
+    #[must_use]
+    pub fn disarm(mut self) -> &'a CancellationToken {
+        self.token
+            .take()
+            .expect("a DropGuardRef holds its token until disarmed or dropped")
+    }
+}
+
+impl Drop for DropGuardRef<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            token.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for DropGuardRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DropGuardRef")
             .field("token", &self.token)
             .finish()
     }

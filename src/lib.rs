@@ -133,7 +133,7 @@ pub mod patterns;
 #[cfg(feature = "std")]
 pub mod runtime;
 
-pub use cancel::{CancellationToken, DropGuard};
+pub use cancel::{CancellationToken, DropGuard, DropGuardRef};
 #[cfg(feature = "diagnostics")]
 pub use diagnostics::{Pending, PendingKind};
 #[cfg(feature = "std")]
@@ -154,7 +154,7 @@ pub(crate) type Name = Option<alloc::borrow::Cow<'static, str>>;
 
 /// The named futures this crate's methods return.
 pub mod futures {
-    pub use crate::cancel::{Cancelled, RunUntilCancelled};
+    pub use crate::cancel::{Cancelled, CancelledOwned, RunUntilCancelled};
     pub use crate::counter::Wait;
     pub use crate::semaphore::Acquire;
     pub use crate::wait_group::Tracked;

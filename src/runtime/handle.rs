@@ -54,9 +54,53 @@ enum Inner {
     Tokio(tokio::task::JoinHandle<()>),
     #[cfg(feature = "async-std")]
     AsyncStd(async_std::task::JoinHandle<()>),
+    /// Another runtime's handle, boxed.
+    Other(Box<dyn Send + Sync + 'static>),
 }
 
 impl TaskHandle {
+    /// Keeps `handle`, any runtime's handle to a task, until the task is
+    /// done: for a [`Runtime`](super::Runtime) adapter of your own whose
+    /// runtime, like tokio's, detaches a task when its handle is dropped and
+    /// pays less for that once the task has finished. (The built-in adapters
+    /// keep their handles without the box.)
+    ///
+    /// Dropping `handle` must not cancel the task: wrap a handle that
+    /// cancels on drop (smol's `Task`) only after detaching it, or return
+    /// [`detached`](Self::detached) instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::time::Duration;
+    /// use taskgroup::runtime::{Runtime, TaskHandle};
+    ///
+    /// /// Spawns each task on tokio, through a handle of its own.
+    /// #[derive(Clone)]
+    /// struct MyRuntime(tokio::runtime::Handle);
+    ///
+    /// impl Runtime for MyRuntime {
+    ///     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+    ///         self.0.spawn(future);
+    ///     }
+    ///     fn spawn_with_handle<F: Future<Output = ()> + Send + 'static>(&self, future: F) -> TaskHandle {
+    ///         TaskHandle::new(self.0.spawn(future))
+    ///     }
+    ///     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send + 'static {
+    ///         tokio::time::sleep(duration)
+    ///     }
+    /// }
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// let handle = MyRuntime(rt.handle().clone()).spawn_with_handle(async {});
+    /// assert!(!handle.is_detached());
+    /// ```
+    #[must_use]
+    pub fn new<H: Send + Sync + 'static>(handle: H) -> Self {
+        Self(Inner::Other(Box::new(handle)))
+    }
+
     /// The handle of a task that was detached at spawn: holding it does
     /// nothing. What [`Runtime::spawn_with_handle`](super::Runtime::spawn_with_handle)
     /// returns unless a runtime says otherwise.
@@ -102,6 +146,7 @@ impl fmt::Debug for TaskHandle {
             Inner::Tokio(_) => "tokio",
             #[cfg(feature = "async-std")]
             Inner::AsyncStd(_) => "async-std",
+            Inner::Other(_) => "other",
         };
         f.debug_tuple("TaskHandle").field(&kind).finish()
     }

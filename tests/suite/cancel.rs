@@ -13,6 +13,19 @@ use taskgroup::{CancellationToken, Latch};
 use crate::common::{poll_once, runtime_tests, spawn_joinable, CountingWaker};
 
 runtime_tests! {
+    async fn cancelled_owned_is_static_and_completes_on_cancel(rt) {
+        let token = CancellationToken::new();
+        let owned = token.clone().cancelled_owned();
+        let (tx, rx) = futures::channel::oneshot::channel();
+        rt.spawn(async move {
+            owned.await; // moved into a 'static task: no borrow of the token
+            let _ = tx.send(());
+        });
+        token.cancel();
+        assert_eq!(rx.await, Ok(()));
+        token.cancelled_owned().await; // already cancelled: at once
+    }
+
     async fn cancel_wakes_all_waiters(rt) {
         let token = CancellationToken::new();
         let started = Latch::new(8);
@@ -150,6 +163,22 @@ mod threads {
         let back = guard.disarm();
         drop(back);
         assert!(!token.is_cancelled());
+    }
+
+    #[test]
+    #[cfg(panic = "unwind")]
+    fn drop_guard_ref_cancels_on_drop_unless_disarmed_and_leaves_the_token_usable() {
+        let token = CancellationToken::new();
+        let guard = token.drop_guard_ref();
+        assert!(!token.is_cancelled());
+        assert!(!guard.disarm().is_cancelled());
+        assert!(!token.is_cancelled());
+        let result = std::panic::catch_unwind(|| {
+            let _guard = token.drop_guard_ref();
+            panic!("the work failed halfway");
+        });
+        assert!(result.is_err());
+        assert!(token.is_cancelled(), "the guard cancels on unwind too");
     }
 
     #[test]

@@ -385,6 +385,42 @@ runtime_tests! {
         assert!(matches!(outcomes[1], Err(GroupError::Cancelled(CancelCause::Deadline))));
     }
 
+    async fn poll_join_next_yields_each_outcome_then_none(rt) {
+        let mut group = ErrGroup::<u32, (), _>::new(rt.clone());
+        for n in 0..3 {
+            group.spawn(async move { Ok(n) }).unwrap();
+        }
+        let mut seen = Vec::new();
+        while let Some(result) = std::future::poll_fn(|cx| group.poll_join_next(cx)).await {
+            seen.push(result.unwrap());
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [0, 1, 2]);
+        let id = group.spawn(async { Err(()) }).unwrap();
+        let next = std::future::poll_fn(|cx| group.poll_join_next_with_id(cx)).await;
+        assert!(matches!(next, Some((finished, Err(GroupError::Task(())))) if finished == id));
+    }
+
+    async fn a_child_builder_limit_bounds_every_task_of_the_child(rt) {
+        let parent = ErrGroup::<usize, GroupError<()>, _>::new(rt.clone());
+        let child = parent.child_builder::<(), ()>().limit(2).build();
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        for _ in 0..6 {
+            let (running, most, sleeper) = (running.clone(), most.clone(), rt.clone());
+            child.spawn(async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                sleeper.sleep(Duration::from_millis(1)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            }).unwrap();
+        }
+        parent.spawn(async move { Ok(child.join().await?.len()) }).unwrap();
+        assert_eq!(parent.join().await.unwrap(), vec![6]);
+        assert!(most.load(Ordering::SeqCst) <= 2, "the child's limit holds");
+    }
+
     async fn join_all_timeout_drains_a_closed_group_and_cancels_the_rest(rt) {
         let group = ErrGroup::<u32, (), _>::new(rt.clone());
         group.spawn(async { Ok(1) }).unwrap();

@@ -28,7 +28,9 @@ mod wait_group;
 /// it owns its state, futures are `Send` (and `Unpin` where they hold no
 /// user future), so they can cross `spawn` and be used in `select!`.
 mod static_assertions {
-    use taskgroup::futures::{Acquire, Cancelled, RunUntilCancelled, Wait};
+    use taskgroup::futures::{
+        Acquire, Cancelled, CancelledOwned, RunUntilCancelled, Tracked, Wait,
+    };
     use taskgroup::{CancellationToken, DropGuard, Latch, Permit, Semaphore, WaitGroup, WaitGuard};
 
     fn send_sync_static<T: Send + Sync + 'static>() {}
@@ -65,6 +67,10 @@ mod static_assertions {
         send_sync_unpin::<Cancelled<'static>>();
         send_sync_unpin::<Acquire<'static>>();
         send::<RunUntilCancelled<'static, std::future::Ready<()>>>();
+        send_sync_static::<CancelledOwned>();
+        send_sync_static::<Tracked<std::future::Ready<u8>>>();
+        send_sync_static::<taskgroup::SpawnError<std::future::Ready<u8>>>();
+        send_sync_static::<taskgroup::TaskId>();
     }
 
     #[test]

@@ -16,6 +16,39 @@ use crate::common::{panic_message, poll_once, runtime_tests, spawn_joinable, Cou
 const UNDERFLOW: &str = "WaitGroup::done called more times than WaitGroup::add";
 
 runtime_tests! {
+    async fn track_counts_a_future_until_it_completes_and_passes_its_output_through(rt) {
+        let wg = WaitGroup::new();
+        let gate = Latch::new(1);
+        let opened = gate.clone();
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let tracked = wg.track(async move {
+            opened.wait().await;
+            42
+        });
+        assert_eq!(wg.count(), 1, "counted when tracked, before it runs");
+        rt.spawn(async move {
+            let _ = tx.send(tracked.await);
+        });
+        assert_eq!(wg.count(), 1);
+        gate.count_down();
+        wg.wait().await;
+        assert_eq!(rx.await, Ok(42));
+    }
+
+    async fn track_lowers_the_count_once_when_dropped_unpolled_or_halfway(rt) {
+        let wg = WaitGroup::new();
+        drop(wg.track(async { unreachable!("never polled") }));
+        assert_eq!(wg.count(), 0);
+        let mut halfway = Box::pin(wg.track(std::future::pending::<()>()));
+        assert!(poll_once(&mut halfway, Waker::noop()).is_pending());
+        assert_eq!(wg.count(), 1);
+        drop(halfway);
+        assert_eq!(wg.count(), 0);
+        // A tracked task the runtime runs to its end, alongside.
+        rt.spawn(wg.track(async {}));
+        wg.wait().await;
+    }
+
     async fn wait_on_open_group_returns_at_once(rt) {
         let wg = WaitGroup::new();
         wg.wait().await;
