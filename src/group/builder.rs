@@ -7,7 +7,6 @@ use core::time::Duration;
 use super::shared::{Config, ParentGroup, Shared};
 use super::ErrGroup;
 use crate::runtime::Runtime;
-use crate::sync::Arc;
 use crate::{CancellationToken, PanicPolicy};
 
 /// Builds an [`ErrGroup`]: its limit, error and panic policies, deadline and
@@ -41,7 +40,7 @@ pub struct Builder<T, E, R: Runtime> {
     config: Config,
     deadline: Option<Duration>,
     parent_token: Option<CancellationToken>,
-    parent_group: Option<Arc<dyn ParentGroup>>,
+    parent_group: Option<Box<dyn ParentGroup>>,
     _outputs: PhantomData<fn() -> (T, E)>,
 }
 
@@ -62,7 +61,7 @@ where
         }
     }
 
-    pub(super) fn child_of(runtime: R, parent: Arc<dyn ParentGroup>) -> Self {
+    pub(super) fn child_of(runtime: R, parent: Box<dyn ParentGroup>) -> Self {
         Self {
             parent_group: Some(parent),
             ..Self::new(runtime)

@@ -3,9 +3,13 @@
 //! Java's `StructuredTaskScope`).
 
 mod builder;
+mod limit;
+mod outcome;
+mod record;
 mod shared;
 mod spawner;
 mod task;
+mod worker;
 
 use core::fmt;
 use core::future::Future;
@@ -399,10 +403,7 @@ where
         E2: Send + 'static,
     {
         let (shared, runtime) = self.spawner.parts();
-        Builder::child_of(
-            runtime.clone(),
-            Arc::clone(shared) as Arc<dyn shared::ParentGroup>,
-        )
+        Builder::child_of(runtime.clone(), shared::as_parent(shared))
     }
 
     /// Waits for every task and returns their values in spawn order, or the

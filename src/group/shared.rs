@@ -58,11 +58,27 @@ use std::collections::VecDeque;
 
 use event_listener::{Event, EventListener};
 
-use super::task::{Job, Outcome};
+use super::limit::{Job, Limiter, Placement};
+pub(crate) use super::outcome::Finished;
+use super::outcome::Outcome;
 use crate::listen::poll_until;
 use crate::runtime::TaskHandle;
 use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, Queue};
-use crate::{CancelCause, CancellationToken, GroupError, PanicPayload, PanicPolicy};
+use crate::{CancelCause, CancellationToken, GroupError, PanicPayload, PanicPolicy, SpawnError};
+
+/// A task that [`Shared::admit`] let in (with its spawn index), and what the
+/// caller spawns for it.
+pub(crate) enum Admitted<Tk> {
+    /// No limit: spawn the task itself.
+    Direct(usize, Tk),
+    /// A slot was free: spawn a worker that runs the task first.
+    Worker(usize, Tk),
+    /// A slot was free while older jobs queue: spawn a worker that runs the
+    /// queue's head first (the new task queued behind it).
+    WorkerForJob(usize, Job),
+    /// Every slot is taken: the task waits in the queue; spawn nothing.
+    Queued(usize),
+}
 
 /// `unsettled`: wake the joiner only when the group settles.
 const SETTLED_ONLY: usize = 1;
@@ -116,23 +132,26 @@ pub(crate) struct Shared<T, E> {
     span: tracing::Span,
 }
 
-/// A finished task: its spawn index and what it produced.
-pub(crate) type Finished<T, E> = (usize, Result<T, GroupError<E>>);
-
-pub(crate) struct State {
-    pub(crate) next_index: usize,
-    pub(crate) cause: Option<CancelCause>,
-    pub(crate) running: usize,
-    pub(crate) queue: VecDeque<Job>,
-    pub(crate) live_children: usize,
-    pub(crate) handle_gone: bool,
+/// The bookkeeping under the lock. Only this file touches it.
+struct State {
+    /// The next task's spawn index.
+    next_index: usize,
+    /// The first reason the group cancelled its tasks.
+    cause: Option<CancelCause>,
+    /// A limited group's slots and queue.
+    limiter: Limiter,
+    /// Child groups not finished yet (for `len` and `Debug`).
+    live_children: usize,
+    /// The `ErrGroup` was joined or dropped.
+    handle_gone: bool,
     /// No new tasks: set by `close`, by a `join` that found the group
     /// settled, and when the handle is gone.
-    pub(crate) closed: bool,
+    closed: bool,
+    /// The link to the parent group, until this group is finished.
     parent: Option<Box<dyn ChildLink>>,
     /// Where each unfinished task was spawned, by spawn index.
     #[cfg(feature = "diagnostics")]
-    pub(crate) origins: std::collections::BTreeMap<usize, crate::diagnostics::Origin>,
+    origins: std::collections::BTreeMap<usize, crate::diagnostics::Origin>,
 }
 
 /// What a child group needs of its parent, whatever the parent's `T`/`E`.
@@ -164,28 +183,35 @@ pub(crate) trait ParentGroup: Send + Sync {
     /// The parent's token (a child's token is made under it).
     fn token(&self) -> &CancellationToken;
     /// A new child group's link: from now on the parent waits for it.
-    fn link_child(self: Arc<Self>) -> Box<dyn ChildLink>;
+    fn link_child(&self) -> Box<dyn ChildLink>;
     /// The parent's span (the child's span is made under it).
     #[cfg(feature = "tracing")]
     fn span(&self) -> &tracing::Span;
 }
 
-impl<T: Send + 'static, E: Send + 'static> ParentGroup for Shared<T, E> {
+/// `group` as a parent that child groups can be made under.
+pub(crate) fn as_parent<T: Send + 'static, E: Send + 'static>(
+    group: &Arc<Shared<T, E>>,
+) -> Box<dyn ParentGroup> {
+    Box::new(ParentLink(Arc::clone(group)))
+}
+
+impl<T: Send + 'static, E: Send + 'static> ParentGroup for ParentLink<T, E> {
     fn token(&self) -> &CancellationToken {
-        &self.token
+        &self.0.token
     }
 
-    fn link_child(self: Arc<Self>) -> Box<dyn ChildLink> {
-        let mut state = self.lock();
+    fn link_child(&self) -> Box<dyn ChildLink> {
+        let mut state = self.0.lock();
         state.live_children += 1;
-        self.count_spawned(&mut state);
+        self.0.count_spawned(&mut state);
         drop(state);
-        Box::new(ParentLink(self))
+        Box::new(ParentLink(Arc::clone(&self.0)))
     }
 
     #[cfg(feature = "tracing")]
     fn span(&self) -> &tracing::Span {
-        &self.span
+        &self.0.span
     }
 }
 
@@ -196,7 +222,7 @@ impl<T, E> Shared<T, E> {
         token: CancellationToken,
         config: Config,
         parent_token: Option<CancellationToken>,
-        parent_group: Option<Arc<dyn ParentGroup>>,
+        parent_group: Option<Box<dyn ParentGroup>>,
     ) -> Self {
         // The child's span is created under its parent group's.
         #[cfg(feature = "tracing")]
@@ -204,7 +230,7 @@ impl<T, E> Shared<T, E> {
             Some(group) => tracing::debug_span!(parent: group.span(), "group"),
             None => tracing::debug_span!("group"),
         };
-        let parent = parent_group.map(ParentGroup::link_child);
+        let parent = parent_group.map(|group| group.link_child());
         Self {
             token,
             config,
@@ -217,8 +243,7 @@ impl<T, E> Shared<T, E> {
             state: Mutex::new(State {
                 next_index: 0,
                 cause: None,
-                running: 0,
-                queue: VecDeque::new(),
+                limiter: Limiter::default(),
                 live_children: 0,
                 handle_gone: false,
                 closed: false,
@@ -262,14 +287,60 @@ impl<T, E> Shared<T, E> {
     }
 
     /// Locks the bookkeeping (no user code runs under this lock).
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
 
-    /// Counts one more task the group waits for. Called under the lock, after
-    /// the `closed` check, so that a join that finds the group settled (under
-    /// the lock) and closes it never misses a task.
-    pub(crate) fn count_spawned(&self, _locked: &mut State) {
+    /// Admits a new task, under the lock: refuses it if the group is closed
+    /// (or full, with `refuse_when_full`), else gives it the next spawn
+    /// index, counts it, and builds it with `make` (which runs no user code:
+    /// a queued task joins the queue in this same critical section, so FIFO
+    /// holds and no worker can miss it). What to spawn comes back.
+    pub(crate) fn admit<F, Tk>(
+        &self,
+        future: F,
+        refuse_when_full: bool,
+        #[cfg(feature = "diagnostics")] origin: crate::diagnostics::Origin,
+        make: impl FnOnce(usize, F) -> Tk,
+    ) -> Result<Admitted<Tk>, SpawnError<F>>
+    where
+        Tk: core::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(SpawnError::Closed(future));
+        }
+        let Some(placement) = state.limiter.place(self.config.limit, refuse_when_full) else {
+            return Err(SpawnError::Full(future));
+        };
+        let index = state.next_index;
+        state.next_index += 1;
+        self.count_spawned(&mut state);
+        #[cfg(feature = "diagnostics")]
+        state.origins.insert(index, origin);
+        let task = make(index, future);
+        Ok(match placement {
+            Placement::Direct => Admitted::Direct(index, task),
+            Placement::Queued => {
+                state.limiter.push(Box::pin(task));
+                Admitted::Queued(index)
+            }
+            // A slot is free while tasks queue (a worker was lost): the new
+            // worker takes the queue's head, and the new task queues behind
+            // it, so FIFO holds and the slot is not left empty.
+            Placement::NewWorker if state.limiter.has_queued() => {
+                match state.limiter.head_before(Box::pin(task)) {
+                    Ok(head) | Err(head) => Admitted::WorkerForJob(index, head),
+                }
+            }
+            Placement::NewWorker => Admitted::Worker(index, task),
+        })
+    }
+
+    /// Counts one more task (or child group) the group waits for. Called
+    /// under the lock, after the `closed` check, so that a join that finds
+    /// the group settled (under the lock) and closes it never misses a task.
+    fn count_spawned(&self, _locked: &mut State) {
         self.unsettled.fetch_add(ONE, Ordering::Relaxed);
     }
 
@@ -454,24 +525,30 @@ impl<T, E> Shared<T, E> {
 
     /// A worker's next queued job; `None` gives the worker's slot back.
     pub(crate) fn next_job(&self) -> Option<Job> {
-        let mut state = self.lock();
-        let job = state.queue.pop_front();
-        if job.is_none() {
-            state.running -= 1;
-        }
-        job
+        self.lock().limiter.next_job()
     }
 
     /// A worker was dropped before it finished: give its slot back, and hand
     /// out the queued jobs to drop (outside the lock) if no worker is left.
     pub(crate) fn release_slot_after_loss(&self) -> VecDeque<Job> {
-        let mut state = self.lock();
-        state.running -= 1;
-        if state.running == 0 {
-            core::mem::take(&mut state.queue)
-        } else {
-            VecDeque::new()
-        }
+        self.lock().limiter.release_after_loss()
+    }
+
+    /// The cause recorded so far, without working one out (for `Debug`).
+    pub(crate) fn recorded_cause(&self) -> Option<CancelCause> {
+        self.lock().cause
+    }
+
+    /// The unfinished tasks, in spawn order (feature `diagnostics`).
+    #[cfg(feature = "diagnostics")]
+    pub(crate) fn pending(&self) -> Vec<crate::Pending> {
+        let state = self.lock();
+        let origins = state.origins.iter();
+        origins
+            .map(|(&index, origin)| {
+                origin.pending(crate::PendingKind::Task(crate::TaskId::new(index)))
+            })
+            .collect()
     }
 
     /// The next recorded outcome; `None` once every task and child group has

@@ -6,8 +6,10 @@ use core::future::Future;
 use core::time::Duration;
 use std::borrow::Cow;
 
-use super::shared::Shared;
-use super::task::{Recorder, Slot, Task, Worker};
+use super::record::Recorder;
+use super::shared::{Admitted, Shared};
+use super::task::Task;
+use super::worker::{Slot, Worker};
 use crate::runtime::Runtime;
 use crate::sync::Arc;
 use crate::{CancelCause, CancellationToken, Name, SpawnError, TaskId};
@@ -171,60 +173,42 @@ where
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let mut state = self.shared.lock();
-        if state.closed {
-            return Err(SpawnError::Closed(future));
-        }
-        let placement = match self.shared.config().limit {
-            None => Placement::Direct,
-            Some(limit) if state.running < limit => {
-                state.running += 1;
-                Placement::NewWorker
-            }
-            Some(_) if refuse_when_full => return Err(SpawnError::Full(future)),
-            Some(_) => Placement::Queued,
-        };
-        let index = state.next_index;
-        state.next_index += 1;
-        self.shared.count_spawned(&mut state);
         #[cfg(feature = "diagnostics")]
-        state.origins.insert(
-            index,
-            crate::diagnostics::Origin::new(core::panic::Location::caller(), name.clone()),
-        );
-        // Building the task runs no user code (an `async fn` does nothing
-        // until polled), so a queued task joins the queue in this same
-        // critical section: FIFO holds, and no worker can miss it.
-        let task = Task::new(Recorder::new(Arc::clone(&self.shared), index), future);
-        #[cfg(feature = "tracing")]
-        let task = tracing::Instrument::instrument(
-            task,
-            tracing::debug_span!(parent: self.shared.span(), "task", id = index, name = name.as_deref()),
-        );
-        match placement {
-            Placement::Queued => state.queue.push_back(Box::pin(task)),
-            // A slot is free while tasks queue (a worker was lost): the new
-            // worker takes the queue's head, and the new task queues behind
-            // it, so FIFO holds and the slot is not left empty.
-            Placement::NewWorker if !state.queue.is_empty() => {
-                state.queue.push_back(Box::pin(task));
-                let head = state.queue.pop_front().expect("the queue is not empty");
-                drop(state);
-                let slot = Slot::new(Arc::clone(&self.shared));
-                self.shared
-                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, head)));
-            }
-            Placement::NewWorker => {
-                drop(state);
-                let slot = Slot::new(Arc::clone(&self.shared));
-                self.shared
-                    .keep(self.runtime.spawn_with_handle(Worker::new(slot, task)));
-            }
-            Placement::Direct => {
-                drop(state);
+        let origin = crate::diagnostics::Origin::new(core::panic::Location::caller(), name.clone());
+        let admitted = self.shared.admit(
+            future,
+            refuse_when_full,
+            #[cfg(feature = "diagnostics")]
+            origin,
+            |index, future| {
+                let task = Task::new(Recorder::new(Arc::clone(&self.shared), index), future);
+                #[cfg(feature = "tracing")]
+                let task = tracing::Instrument::instrument(
+                    task,
+                    tracing::debug_span!(parent: self.shared.span(), "task", id = index, name = name.as_deref()),
+                );
+                task
+            },
+        )?;
+        let index = match admitted {
+            Admitted::Direct(index, task) => {
                 self.shared.keep(self.runtime.spawn_with_handle(task));
+                index
             }
-        }
+            Admitted::Worker(index, task) => {
+                let slot = Slot::new(Arc::clone(&self.shared));
+                let worker = Worker::new(slot, task);
+                self.shared.keep(self.runtime.spawn_with_handle(worker));
+                index
+            }
+            Admitted::WorkerForJob(index, head) => {
+                let slot = Slot::new(Arc::clone(&self.shared));
+                let worker = Worker::new(slot, head);
+                self.shared.keep(self.runtime.spawn_with_handle(worker));
+                index
+            }
+            Admitted::Queued(index) => index,
+        };
         Ok(TaskId::new(index))
     }
 
@@ -292,20 +276,8 @@ impl<T, E, R: Runtime> Spawner<T, E, R> {
     #[cfg_attr(docsrs, doc(cfg(feature = "diagnostics")))]
     #[must_use]
     pub fn pending(&self) -> Vec<crate::Pending> {
-        let state = self.shared.lock();
-        let origins = state.origins.iter();
-        origins
-            .map(|(&index, origin)| origin.pending(crate::PendingKind::Task(TaskId::new(index))))
-            .collect()
+        self.shared.pending()
     }
-}
-
-/// Where a spawned task goes: straight to the runtime, to a new worker of a
-/// limited group, or to the queue of a full one.
-enum Placement {
-    Direct,
-    NewWorker,
-    Queued,
 }
 
 impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
@@ -321,14 +293,11 @@ impl<T, E, R: Runtime> fmt::Debug for Spawner<T, E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("ErrGroup");
         let (unfinished, unjoined) = self.shared.unfinished_and_unjoined();
-        {
-            let state = self.shared.lock();
-            debug
-                .field("unfinished", &unfinished)
-                .field("unjoined", &unjoined)
-                .field("limit", &self.shared.config().limit)
-                .field("cause", &state.cause);
-        }
+        debug
+            .field("unfinished", &unfinished)
+            .field("unjoined", &unjoined)
+            .field("limit", &self.shared.config().limit)
+            .field("cause", &self.shared.recorded_cause());
         #[cfg(feature = "diagnostics")]
         debug.field("pending", &self.pending());
         debug.finish_non_exhaustive()

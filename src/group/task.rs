@@ -8,18 +8,9 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::shared::Shared;
+use super::outcome::Outcome;
+use super::record::Recorder;
 use crate::stage::{Stage, StageProjection};
-use crate::sync::Arc;
-
-/// What became of a task, before the group turns it into a
-/// `Result<T, GroupError<E>>` (it adds the cancellation's cause).
-pub(crate) enum Outcome<T, E> {
-    Finished(Result<T, E>),
-    Panicked(Box<dyn Any + Send + 'static>),
-    Cancelled,
-    Lost,
-}
 
 pin_project_lite::pin_project! {
     /// Polls `future`, turning a panic into `Err(payload)`; the same on every
@@ -91,43 +82,6 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-/// Records a task's outcome exactly once. If the task's future is dropped
-/// before it records (the runtime shut down, or never polled it), `Drop`
-/// records `Cancelled` or `Lost`, so the group never waits for it forever.
-pub(crate) struct Recorder<T, E> {
-    shared: Arc<Shared<T, E>>,
-    index: usize,
-    recorded: bool,
-}
-
-impl<T, E> Recorder<T, E> {
-    pub(crate) fn new(shared: Arc<Shared<T, E>>, index: usize) -> Self {
-        Self {
-            shared,
-            index,
-            recorded: false,
-        }
-    }
-
-    fn finish(&mut self, outcome: Outcome<T, E>) {
-        self.recorded = true;
-        self.shared.record(self.index, outcome);
-    }
-}
-
-impl<T, E> Drop for Recorder<T, E> {
-    fn drop(&mut self) {
-        if !self.recorded {
-            let outcome = if self.shared.token().is_cancelled() {
-                Outcome::Cancelled
-            } else {
-                Outcome::Lost
-            };
-            self.shared.record(self.index, outcome);
-        }
-    }
-}
-
 pin_project_lite::pin_project! {
     /// The future the runtime runs for one task of the group.
     ///
@@ -167,10 +121,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        if this.recorder.recorded {
+        if this.recorder.is_recorded() {
             return Poll::Ready(());
         }
-        let token = this.recorder.shared.token();
+        let token = this.recorder.token();
         // Biased towards cancellation: a cancelled group never polls the
         // future again. Only a future that waits registers on the token:
         // work that finishes in its first poll costs no listener.
@@ -198,93 +152,5 @@ where
         };
         this.recorder.finish(outcome);
         Poll::Ready(())
-    }
-}
-
-/// A queued task of a group with a limit, waiting for a free slot.
-pub(crate) type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-pin_project_lite::pin_project! {
-    /// One of at most `limit` runtime tasks of a limited group: runs its
-    /// first task, then takes queued jobs in FIFO order until the queue is
-    /// empty. (Written out for the reason given on [`Task`]: an `async fn`
-    /// would hold the first task twice.)
-    ///
-    /// The `slot` is made by the caller, so that a worker dropped before its
-    /// first poll still gives its slot back.
-    pub(crate) struct Worker<T, E, F> {
-        #[pin]
-        first: Stage<F>,
-        job: Option<Job>,
-        slot: Slot<T, E>,
-    }
-}
-
-impl<T, E, F> Worker<T, E, F> {
-    pub(crate) fn new(slot: Slot<T, E>, first: F) -> Self {
-        Self {
-            first: Stage::Running { future: first },
-            job: None,
-            slot,
-        }
-    }
-}
-
-impl<T, E, F: Future<Output = ()>> Future for Worker<T, E, F> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        if let StageProjection::Running { future } = this.first.as_mut().project() {
-            if future.poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            // A task future records its outcome and drops the user's
-            // future itself; dropping what is left cannot panic.
-            this.first.project_replace(Stage::Done);
-        }
-        loop {
-            if let Some(job) = this.job.as_mut() {
-                if job.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-            }
-            *this.job = this.slot.next_job();
-            if this.job.is_none() {
-                return Poll::Ready(());
-            }
-        }
-    }
-}
-
-/// A worker's hold on one of the group's `limit` slots.
-pub(crate) struct Slot<T, E> {
-    shared: Arc<Shared<T, E>>,
-    held: bool,
-}
-
-impl<T, E> Slot<T, E> {
-    /// Holds a slot already counted in `running`.
-    pub(crate) fn new(shared: Arc<Shared<T, E>>) -> Self {
-        Self { shared, held: true }
-    }
-
-    /// The next queued job, or `None` after giving the slot back (in the
-    /// same critical section, so a `spawn` never queues a job that no worker
-    /// will take).
-    fn next_job(&mut self) -> Option<Job> {
-        let job = self.shared.next_job();
-        self.held = job.is_some();
-        job
-    }
-}
-
-impl<T, E> Drop for Slot<T, E> {
-    fn drop(&mut self) {
-        // Dropped mid-way by the runtime: give the slot back, and if no other
-        // worker is left, drop the queued jobs (each records itself).
-        if self.held {
-            drop(self.shared.release_slot_after_loss());
-        }
     }
 }
