@@ -115,7 +115,7 @@ impl<E> AllFailed<E> {
     /// use taskgroup::{patterns::first_ok, runtime::SmolRuntime};
     ///
     /// smol::block_on(async {
-    ///     let none: Vec<Ready<Result<(), ()>>> = Vec::new();
+    ///     let none: Vec<Ready<Result<(), String>>> = Vec::new();
     ///     let failed = first_ok(&SmolRuntime::global(), none).await.unwrap_err();
     ///     assert!(failed.is_empty());
     ///     assert_eq!(failed.to_string(), "no attempt was made");
