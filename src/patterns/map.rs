@@ -65,7 +65,14 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
-    MapConcurrent::new(runtime, inputs.into_iter(), limit, f, Order::Input)
+    MapConcurrent::new(
+        runtime,
+        inputs.into_iter(),
+        limit,
+        f,
+        Order::Input,
+        "map_concurrent",
+    )
 }
 
 /// Like [`map_concurrent`], but yields the values as the calls finish
@@ -108,7 +115,14 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
-    MapConcurrent::new(runtime, inputs.into_iter(), limit, f, Order::Completion)
+    MapConcurrent::new(
+        runtime,
+        inputs.into_iter(),
+        limit,
+        f,
+        Order::Completion,
+        "map_concurrent_unordered",
+    )
 }
 
 /// Maps the fallible `f` over `inputs` with at most `limit` calls in flight,
@@ -170,7 +184,14 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    TryMapConcurrent::new(runtime, inputs.into_iter(), limit, f, Order::Input)
+    TryMapConcurrent::new(
+        runtime,
+        inputs.into_iter(),
+        limit,
+        f,
+        Order::Input,
+        "try_map_concurrent",
+    )
 }
 
 /// Like [`try_map_concurrent`], but yields the values as the calls finish
@@ -215,7 +236,14 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
-    TryMapConcurrent::new(runtime, inputs.into_iter(), limit, f, Order::Completion)
+    TryMapConcurrent::new(
+        runtime,
+        inputs.into_iter(),
+        limit,
+        f,
+        Order::Completion,
+        "try_map_concurrent_unordered",
+    )
 }
 
 /// The stream of [`map_concurrent`] and [`map_concurrent_unordered`]: the
@@ -253,9 +281,9 @@ where
     Fut::Output: Send + 'static,
 {
     #[track_caller]
-    fn new(runtime: &R, inputs: I, limit: usize, f: F, order: Order) -> Self {
+    fn new(runtime: &R, inputs: I, limit: usize, f: F, order: Order, name: &'static str) -> Self {
         Self {
-            window: Window::new(runtime, inputs, limit, order, "map_concurrent"),
+            window: Window::new(runtime, inputs, limit, order, name),
             f,
         }
     }
@@ -311,9 +339,9 @@ where
     E: Send + 'static,
 {
     #[track_caller]
-    fn new(runtime: &R, inputs: I, limit: usize, f: F, order: Order) -> Self {
+    fn new(runtime: &R, inputs: I, limit: usize, f: F, order: Order, name: &'static str) -> Self {
         Self {
-            window: Window::new(runtime, inputs, limit, order, "try_map_concurrent"),
+            window: Window::new(runtime, inputs, limit, order, name),
             f,
         }
     }
@@ -432,7 +460,8 @@ where
             tasks: Tasks::new(runtime, OnError::CancelRest),
             inputs: Some(inputs),
             limit,
-            parked: (order == Order::Input).then(|| VecDeque::with_capacity(limit)),
+            // Not `with_capacity(limit)`: `usize::MAX` is a fine limit.
+            parked: (order == Order::Input).then(VecDeque::new),
             spawned: 0,
             yielded: 0,
             failed: false,

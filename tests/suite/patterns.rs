@@ -198,6 +198,23 @@ runtime_tests! {
         assert!(pulled.load(Ordering::SeqCst) <= 13, "pulled {}", pulled.load(Ordering::SeqCst));
     }
 
+    async fn map_concurrent_takes_usize_max_as_no_limit(rt) {
+        let values: Vec<u64> = map_concurrent(&rt, 0..100u64, usize::MAX, |i| async move { i }).collect().await;
+        assert_eq!(values, (0..100).collect::<Vec<_>>());
+    }
+
+    // Catches a panic: needs unwinding.
+    #[cfg(panic = "unwind")]
+    async fn map_concurrent_refuses_a_limit_of_zero(rt) {
+        let payload = std::panic::catch_unwind(|| map_concurrent(&rt, 0..1u64, 0, |i| async move { i })).unwrap_err();
+        assert_eq!(panic_message(&*payload), "map_concurrent with a limit of zero would never run anything");
+        let payload = std::panic::catch_unwind(|| {
+            try_map_concurrent(&rt, 0..1u64, 0, |i| async move { Ok::<_, ()>(i) })
+        })
+        .unwrap_err();
+        assert_eq!(panic_message(&*payload), "try_map_concurrent with a limit of zero would never run anything");
+    }
+
     async fn dropping_a_map_stream_cancels_its_calls(rt) {
         let replicas = Replicas::new(&rt);
         let mut stream = map_concurrent(&rt, [1u64, NEVER_MS, NEVER_MS], 3, |ms| replicas.lookup(ms, Ok(1)));
