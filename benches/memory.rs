@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use taskgroup::futures::{Acquire, Cancelled, RunUntilCancelled, Wait};
 use taskgroup::patterns::{
-    first_ok, hedged, map_concurrent, map_concurrent_unordered, scatter_gather, AllFailed,
-    MapConcurrent,
+    first_ok, hedged, map_concurrent, scatter_gather, try_map_concurrent,
+    try_map_concurrent_unordered, AllFailed, MapConcurrent, TryMapConcurrent,
 };
 use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
 use taskgroup::{
@@ -373,8 +373,10 @@ fn group_sizes<R: Runtime>(name: &str, runtime: R, with_peers: bool) -> Vec<Row>
 /// [`job`] as the work.
 fn pattern_sizes<R: Runtime>(name: &str, runtime: &R) -> Vec<Row> {
     let inputs: Range<u64> = 0..10;
-    let map: MapConcurrent<Range<u64>, _, u64, io::Error, R> =
-        map_concurrent(runtime, inputs.clone(), 4, job);
+    let map: MapConcurrent<Range<u64>, _, u64, R> =
+        map_concurrent(runtime, inputs.clone(), 4, |i| async move { i });
+    let try_map: TryMapConcurrent<Range<u64>, _, u64, io::Error, R> =
+        try_map_concurrent(runtime, inputs.clone(), 4, job);
     vec![
         row(
             &format!("`scatter_gather` future ({name})"),
@@ -387,8 +389,18 @@ fn pattern_sizes<R: Runtime>(name: &str, runtime: &R) -> Vec<Row> {
             &[],
         ),
         row(
-            &format!("`MapConcurrent` stream, `map_concurrent_unordered` ({name})"),
-            size_of_val_future(&map_concurrent_unordered(runtime, inputs.clone(), 4, job)),
+            &format!("`TryMapConcurrent` stream, `try_map_concurrent` ({name})"),
+            size_of_val_future(&try_map),
+            &[],
+        ),
+        row(
+            &format!("`TryMapConcurrent` stream, `try_map_concurrent_unordered` ({name})"),
+            size_of_val_future(&try_map_concurrent_unordered(
+                runtime,
+                inputs.clone(),
+                4,
+                job,
+            )),
             &[],
         ),
         row(
@@ -400,8 +412,8 @@ fn pattern_sizes<R: Runtime>(name: &str, runtime: &R) -> Vec<Row> {
             &format!("`hedged` future ({name})"),
             size_of_val_future(&hedged(
                 runtime,
-                Duration::from_millis(1),
                 inputs.clone().map(job),
+                Duration::from_millis(1),
             )),
             &[],
         ),

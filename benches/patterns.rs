@@ -8,7 +8,8 @@
 //!   into a `Vec<u64>`. Each item's work yields once to the executor (so that
 //!   the limit matters) and returns a small computed `u64`. Contenders:
 //!   taskgroup's `map_concurrent` (input order) and `map_concurrent_unordered`
-//!   (each item a spawned task in an `ErrGroup`), against `futures`'
+//!   (each item a spawned task in an `ErrGroup`), `try_map_concurrent` (the
+//!   same items through the fallible map, each one `Ok`), against `futures`'
 //!   `StreamExt::buffered` and `buffer_unordered` over the items' futures
 //!   (all on the polling task: concurrency, not parallelism), and
 //!   `buffered` over spawned tasks' handles (each item a task, as in
@@ -44,8 +45,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion};
-use futures::stream::{self, StreamExt};
-use taskgroup::patterns::{map_concurrent, map_concurrent_unordered};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use taskgroup::patterns::{map_concurrent, map_concurrent_unordered, try_map_concurrent};
 use taskgroup::runtime::TokioRuntime;
 use taskgroup::{ErrGroup, GroupError, Latch};
 
@@ -88,28 +89,28 @@ async fn item(i: u64) -> u64 {
     x.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ x
 }
 
-fn ok(value: u64) -> Result<u64, Infallible> {
-    Ok(value)
-}
-
-fn unwrap(result: Result<u64, GroupError<Infallible>>) -> u64 {
-    result.expect("no item fails")
-}
-
 async fn taskgroup_map<X: Rt>(exec: &X, ordered: bool) -> Vec<u64> {
     let runtime = exec.adapter();
-    let f = |i| async move { ok(item(i).await) };
     if ordered {
-        map_concurrent(&runtime, 0..ITEMS, LIMIT, f)
-            .map(unwrap)
+        map_concurrent(&runtime, 0..ITEMS, LIMIT, item)
             .collect()
             .await
     } else {
-        map_concurrent_unordered(&runtime, 0..ITEMS, LIMIT, f)
-            .map(unwrap)
+        map_concurrent_unordered(&runtime, 0..ITEMS, LIMIT, item)
             .collect()
             .await
     }
+}
+
+/// The fallible map over the same items, every one `Ok`.
+async fn taskgroup_try_map<X: Rt>(exec: &X) -> Vec<u64> {
+    let runtime = exec.adapter();
+    try_map_concurrent(&runtime, 0..ITEMS, LIMIT, |i| async move {
+        Ok::<_, Infallible>(item(i).await)
+    })
+    .try_collect()
+    .await
+    .unwrap_or_else(|never| match never {})
 }
 
 async fn futures_map(ordered: bool) -> Vec<u64> {
@@ -144,6 +145,7 @@ fn map_list<X: Rt>(exec: &X) -> Vec<(&'static str, Timed<'_>)> {
             "map_concurrent_unordered",
             timed(exec, |x| taskgroup_map(x, false)),
         ),
+        ("try_map_concurrent", timed(exec, taskgroup_try_map)),
         ("buffered", timed(exec, |_| futures_map(true))),
         ("buffer_unordered", timed(exec, |_| futures_map(false))),
         ("buffered_spawned", timed(exec, buffered_spawned)),
@@ -163,6 +165,7 @@ fn check_map<X: Rt>(exec: &X) {
     sorted.sort_unstable();
     exec.block_on(async {
         assert_eq!(taskgroup_map(exec, true).await, expected);
+        assert_eq!(taskgroup_try_map(exec).await, expected);
         assert_eq!(futures_map(true).await, expected);
         assert_eq!(buffered_spawned(exec).await, expected);
         for mut values in [taskgroup_map(exec, false).await, futures_map(false).await] {

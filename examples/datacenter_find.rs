@@ -474,7 +474,7 @@ async fn redundant<R: Runtime>(rt: &R, plan: &[Lookup]) -> Row {
     let elapsed = start.elapsed();
     let result = match outcome {
         Ok(location) => format!("Ok({location})"),
-        Err(failed) => format!("Err(all {} failed)", failed.errors.len()),
+        Err(failed) => format!("Err(all {} failed)", failed.len() + failed.lost()),
     };
     Row {
         pattern: "3 redundant (first_ok)",
@@ -558,11 +558,11 @@ async fn hedging<R: Runtime>(
     let attempts = plan
         .iter()
         .map(|&job| lookup(rt.clone(), job, probe.clone()));
-    let outcome = hedged(rt, delay, attempts).await;
+    let outcome = hedged(rt, attempts, delay).await;
     let elapsed = start.elapsed();
     let result = match outcome {
         Ok(location) => format!("Ok({location})"),
-        Err(failed) => format!("Err(all {} failed)", failed.errors.len()),
+        Err(failed) => format!("Err(all {} failed)", failed.len() + failed.lost()),
     };
     Row {
         pattern: "5 hedged",
