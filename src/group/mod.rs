@@ -737,7 +737,7 @@ where
 
     /// The next finished task with its spawn index, panics resumed as the
     /// policy says (for the patterns, which keep their own order).
-    pub(crate) fn poll_next_indexed(
+    fn poll_next_indexed(
         &self,
         listener: &mut Option<EventListener>,
         cx: &mut Context<'_>,
