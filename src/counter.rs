@@ -3,13 +3,15 @@
 //!
 //! # State word
 //!
-//! Everything lives in one `AtomicUsize`:
+//! Everything lives in one `AtomicUsize`. On a 64-bit target
+//! (`FLAGS_SHIFT` = 32; elsewhere `usize::BITS - 8`):
 //!
 //! ```text
-//!  usize::BITS-1   GEN_SHIFT  FLAGS_SHIFT+1  FLAGS_SHIFT  FLAGS_SHIFT-1  ...   1    0
-//! +-----------------+----------+-------------+------------+-------------+-------+---+
-//! |   generation    |          |      K      |     S      |  overflow   | count | W |
-//! +-----------------+----------+-------------+------------+-------------+-------+---+
+//!  63 .......... 34   33   32      31      30 ......... 1    0
+//! +----------------+----+----+----------+---------------+---+
+//! |   generation   | K  | S  | overflow |     count     | W |
+//! +----------------+----+----+----------+---------------+---+
+//!   GEN_SHIFT = FLAGS_SHIFT + 2         COUNT_SHIFT = 1
 //! ```
 //!
 //! * `W` (`WAITING`): at least one waiter has registered a listener on `event`

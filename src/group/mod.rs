@@ -59,7 +59,7 @@ pub(crate) type IdentifiedOutcome<T, E> = (TaskId, Result<T, GroupError<E>>);
 ///   cooperative: a task stops at its next `.await`, not in the middle of
 ///   synchronous code. Tasks that need to clean up can watch
 ///   [`cancellation_token`](ErrGroup::cancellation_token).
-///   [`keep_going`](ErrGroup::keep_going) turns this off (Go's `conc` error
+///   [`keep_going`](Builder::keep_going) turns this off (Go's `conc` error
 ///   pool): every task runs, and [`join_all`](ErrGroup::join_all) returns
 ///   every outcome.
 /// * **Nothing outlives the group.** `join` returns only after every spawned
@@ -492,7 +492,7 @@ where
 
     /// Waits for every task and returns every outcome in spawn order: values,
     /// errors, captured panics, cancellations. Use it with
-    /// [`keep_going`](Self::keep_going) to collect all errors. Outcomes
+    /// [`keep_going`](Builder::keep_going) to collect all errors. Outcomes
     /// taken by [`join_next`](Self::join_next) are not returned again.
     ///
     /// # Panics

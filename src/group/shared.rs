@@ -8,18 +8,30 @@
 //! take the lock (no user code and no waker runs under it). Beside the lock
 //! sit the group's `CancellationToken` and an `Event` for the joiner.
 //!
-//! * `unsettled` (atomic word): above bit 1, the count of tasks spawned whose
-//!   outcome is not recorded yet (queued or running), plus child groups not
-//!   finished yet. Raised under the lock by `spawn` and by `child_link`;
-//!   lowered by exactly one `record` per task (after its outcome is in
-//!   `outcomes`) and one `child_finished` per child. The group is *settled*
-//!   when the count is zero. Bit 0, `SETTLED_ONLY`: wake the joiner only
-//!   when the group settles (`join`, `join_all`: one wake-up per join, not
-//!   one per task), else at every recorded outcome (`join_next`). Bit 1,
-//!   `LISTENING`: a joiner has looked for outcomes and may park; until then
-//!   nobody listens, and tasks skip the `Event` (whose `notify` costs a
-//!   fence even with no listener). One word, so that a task lowers the
-//!   count and learns whether to wake in one step.
+//! * `unsettled`, one atomic word:
+//!
+//!   ```text
+//!    usize::BITS-1 ...................... 2       1            0
+//!   +---------------------------------------+-----------+--------------+
+//!   |  count: unrecorded tasks + unfinished |     L     |      S       |
+//!   |  child groups (ONE = 1 << 2 each)     | LISTENING | SETTLED_ONLY |
+//!   +---------------------------------------+-----------+--------------+
+//!   ```
+//!
+//!   - count: tasks spawned whose outcome is not recorded yet (queued or
+//!     running), plus child groups not finished yet. Raised under the lock
+//!     by `admit` and by a child's link; lowered by exactly one `record` per
+//!     task (after its outcome is in `outcomes`) and one `child_finished`
+//!     per child. The group is *settled* when the count is zero.
+//!   - `S` (`SETTLED_ONLY`): wake the joiner only when the group settles
+//!     (`join`, `join_all`: one wake-up per join, not one per task), else at
+//!     every recorded outcome (`join_next`).
+//!   - `L` (`LISTENING`): a joiner has looked for outcomes and may park;
+//!     until then nobody listens, and tasks skip the `Event` (whose `notify`
+//!     costs a fence even with no listener).
+//!
+//!   One word, so that a task lowers the count and learns whether to wake in
+//!   one step.
 //! * `outcomes` (lock-free queue): recorded outcomes, in the order they
 //!   finished, until a join takes them.
 //! * `handles` (lock-free queue): the runtime's handles of the tasks (see
@@ -28,10 +40,13 @@
 //!   necessarily that task's: it only has to stay bounded by the tasks not
 //!   joined yet), and all of them once the group is settled, when every
 //!   task is done.
-//! * Under the lock: `next_index`; `live_children` (for `len` and `Debug`);
-//!   with a limit, `running` (slots in use) and `queue` (jobs waiting for a
-//!   slot, FIFO); `cause`, the first reason the group cancelled its tasks;
-//!   `closed`, `handle_gone` and the link to the parent group.
+//! * Under the lock ([`State`], private to this file): `next_index`;
+//!   `live_children` (for `len` and `Debug`); with a limit, the slots in use
+//!   and the jobs waiting for one (see `limit.rs`); `cause`, the first
+//!   reason the group cancelled its tasks; `closed`, `handle_gone` and the
+//!   link to the parent group.
+//! * Fixed when the group is built, read without the lock: [`Config`] and
+//!   the outside parent token.
 //!
 //! # Wake-up argument
 //!

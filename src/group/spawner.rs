@@ -14,7 +14,7 @@ use crate::runtime::Runtime;
 use crate::sync::Arc;
 use crate::{CancelCause, CancellationToken, Name, SpawnError, TaskId};
 
-/// A handle that spawns into an [`ErrGroup`] from anywhere — inside its own
+/// A handle that spawns into an [`ErrGroup`](crate::ErrGroup) from anywhere — inside its own
 /// tasks, for dynamic fan-out — without owning the group: the group's owner
 /// still joins it, and dropping the group still cancels everything.
 ///
@@ -55,13 +55,14 @@ where
     }
 
     /// Spawns `future` into the group (queued if the group's limit is
-    /// reached) and returns its [`TaskId`]. Unlike [`ErrGroup::spawn`], a
-    /// refusal is a value, not a panic: a spawner may outlive its group.
+    /// reached) and returns its [`TaskId`]: the same contract as
+    /// [`ErrGroup::spawn`](crate::ErrGroup::spawn). A spawner may outlive its
+    /// group, so expect the refusal.
     ///
     /// # Errors
     ///
-    /// `Err(future)`, the future untouched, if the group was
-    /// [closed](ErrGroup::close), joined or dropped.
+    /// [`SpawnError::Closed`], the future untouched, if the group was
+    /// [closed](crate::ErrGroup::close), joined or dropped.
     ///
     /// # Panics
     ///
@@ -89,11 +90,11 @@ where
         self.place(future, false, None)
     }
 
-    /// As [`spawn`](Self::spawn), with a name (see [`ErrGroup::spawn_named`]).
+    /// As [`spawn`](Self::spawn), with a name (see [`ErrGroup::spawn_named`](crate::ErrGroup::spawn_named)).
     ///
     /// # Errors
     ///
-    /// As [`spawn`](Self::spawn): `Err(future)` if the group was closed,
+    /// As [`spawn`](Self::spawn): [`SpawnError::Closed`] if the group was closed,
     /// joined or dropped.
     ///
     /// # Panics
@@ -126,12 +127,13 @@ where
     }
 
     /// Spawns `future` only if it can start now (see
-    /// [`ErrGroup::try_spawn`]).
+    /// [`ErrGroup::try_spawn`](crate::ErrGroup::try_spawn)).
     ///
     /// # Errors
     ///
-    /// `Err(future)`, the future untouched, if the group's limit is reached,
-    /// or the group was closed, joined or dropped.
+    /// [`SpawnError::Full`] if the group's limit is reached,
+    /// [`SpawnError::Closed`] if the group was closed, joined or dropped; the
+    /// future comes back untouched either way.
     ///
     /// # Panics
     ///
@@ -213,7 +215,7 @@ where
     }
 
     /// The group's cancellation token (see
-    /// [`ErrGroup::cancellation_token`]): cancelled when the group cancels
+    /// [`ErrGroup::cancellation_token`](crate::ErrGroup::cancellation_token)): cancelled when the group cancels
     /// its tasks; cancelling it cancels the group.
     ///
     /// # Examples
@@ -233,7 +235,7 @@ where
     }
 
     /// Why the group was cancelled, or `None` if it was not (see
-    /// [`ErrGroup::cause`]). Still answers after the group is gone.
+    /// [`ErrGroup::cause`](crate::ErrGroup::cause)). Still answers after the group is gone.
     ///
     /// # Examples
     ///
@@ -255,7 +257,7 @@ where
 
 #[cfg(feature = "diagnostics")]
 impl<T, E, R: Runtime> Spawner<T, E, R> {
-    /// The unfinished tasks (see [`ErrGroup::pending`]).
+    /// The unfinished tasks (see [`ErrGroup::pending`](crate::ErrGroup::pending)).
     ///
     /// # Examples
     ///
