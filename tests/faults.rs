@@ -24,16 +24,19 @@
 //! when run with `-- --ignored`.
 #![cfg(not(loom))]
 
+#[path = "support/hang.rs"]
+mod hang;
 #[path = "support/ledger.rs"]
 mod ledger;
+
+use hang::finishes;
 
 use ledger::{Ledger, Ticket};
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
@@ -42,30 +45,6 @@ use taskgroup::runtime::{Runtime, SmolRuntime, TokioRuntime};
 use taskgroup::{
     CancellationToken, ErrGroup, GroupError, Latch, Semaphore, TryAcquireError, WaitGroup,
 };
-
-/// Long enough for a loaded 2-core machine: it only turns a hang into a
-/// failure, it measures nothing.
-const HANG_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs `work` on a thread of its own and returns its result; fails if it
-/// does not finish within [`HANG_TIMEOUT`] (the thread is left behind, stuck).
-/// A panic in `work` is resumed here, payload intact.
-fn finishes<R: Send + 'static>(what: &str, work: impl FnOnce() -> R + Send + 'static) -> R {
-    let (send, receive) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = send.send(work());
-    });
-    match receive.recv_timeout(HANG_TIMEOUT) {
-        Ok(result) => result,
-        Err(RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the thread ends by sending or by panicking"),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("{what} did not finish within {HANG_TIMEOUT:?}: it hangs (or deadlocked)")
-        }
-    }
-}
 
 /// Joins `group` on a thread of its own with [`finishes`], so a hang fails.
 fn join_all_elsewhere<T: Send + 'static, E: Send + 'static, R: Runtime>(

@@ -30,13 +30,14 @@
 //! round after round, on any machine; only the thread interleavings differ.
 #![cfg(not(loom))]
 
+#[path = "support/hang.rs"]
+mod hang;
 #[path = "support/yield_now.rs"]
 mod yield_now;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 use yield_now::YieldNow;
@@ -833,25 +834,13 @@ fn quiet_soak_panics() {
 /// longer than it should.
 fn run(name: &'static str, soak: impl FnOnce() + Send + 'static) {
     quiet_soak_panics();
-    let (finished, finish) = mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            soak();
-            let _ = finished.send(());
-        })
-        .unwrap();
     let allowance =
         HANG_TIMEOUT_PER_ROUND.saturating_mul(soak_rounds().try_into().unwrap_or(u32::MAX));
-    match finish.recv_timeout(HANG_TIMEOUT.saturating_add(allowance)) {
-        Ok(()) => thread.join().unwrap(),
-        Err(RecvTimeoutError::Disconnected) => {
-            if let Err(payload) = thread.join() {
-                std::panic::resume_unwind(payload);
-            }
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("soak {name} hung (a lost wake-up?)"),
-    }
+    hang::finishes_within(
+        &format!("soak {name}"),
+        HANG_TIMEOUT.saturating_add(allowance),
+        soak,
+    );
 }
 
 #[test]

@@ -7,9 +7,7 @@
 //! a lost wake-up fails the test instead of hanging CI.
 
 use std::future::Future;
-use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Duration;
@@ -17,31 +15,10 @@ use std::time::Duration;
 use futures::executor::ThreadPool;
 use taskgroup::runtime::{AsyncStdRuntime, Runtime, SmolRuntime, TokioRuntime};
 
-/// Long enough for a loaded 2-core CI machine; a hang is the only thing it
-/// catches, it measures nothing.
-pub const HANG_TIMEOUT: Duration = Duration::from_secs(120);
-
 /// Runs `test` on a thread of its own and fails if it does not finish within
-/// [`HANG_TIMEOUT`]. A panic in `test` is resumed here, payload intact.
+/// the hang time-out. A panic in `test` is resumed here, payload intact.
 pub fn fail_on_hang(name: &str, test: impl FnOnce() + Send + 'static) {
-    let (finished, finish) = mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            test();
-            let _ = finished.send(());
-        })
-        .expect("spawn the test thread");
-    match finish.recv_timeout(HANG_TIMEOUT) {
-        Ok(()) => thread.join().expect("the test thread finished"),
-        Err(RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the thread ends by sending or by panicking"),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("test `{name}` did not finish within {HANG_TIMEOUT:?}: a lost wake-up or a hang")
-        }
-    }
+    crate::hang::finishes(&format!("test `{name}`"), test);
 }
 
 pub fn run_tokio_current_thread<F, Fut>(name: &str, body: F)

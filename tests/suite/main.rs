@@ -9,6 +9,8 @@
 #![cfg_attr(panic = "abort", allow(dead_code, unused_imports))]
 
 mod common;
+#[path = "../support/hang.rs"]
+mod hang;
 #[path = "../support/ledger.rs"]
 mod ledger;
 #[path = "../support/yield_now.rs"]
