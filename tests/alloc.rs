@@ -431,10 +431,10 @@ fn assert_at_most_one_more(what: &str, group: Allocs, raw: Allocs) {
 
 /// Spawns `n` tasks into a group (with `limit`, if any) and joins it.
 async fn group_batch<R: Runtime>(runtime: R, limit: Option<usize>, n: usize) -> usize {
-    let mut group = ErrGroup::new(runtime);
-    if let Some(limit) = limit {
-        group = group.with_limit(limit);
-    }
+    let group = match limit {
+        Some(limit) => ErrGroup::builder(runtime).limit(limit).build(),
+        None => ErrGroup::new(runtime),
+    };
     for i in 0..n {
         group.spawn(job(i)).unwrap();
     }
@@ -469,7 +469,7 @@ fn err_group_spawn_costs_at_most_one_allocation_beyond_tokios() {
     let group = marginal("tokio current-thread, ErrGroup", |n| {
         rt.block_on(group_batch(runtime.clone(), None, n))
     });
-    let limited = marginal("tokio current-thread, ErrGroup with_limit(8)", |n| {
+    let limited = marginal("tokio current-thread, ErrGroup with a limit of 8", |n| {
         rt.block_on(group_batch(runtime.clone(), Some(8), n))
     });
     assert_at_most_one_more("ErrGroup on tokio", group, raw);
@@ -494,7 +494,7 @@ fn err_group_spawn_costs_at_most_one_allocation_beyond_smols() {
     let group = marginal("smol executor, ErrGroup", |n| {
         smol::block_on(executor.run(group_batch(runtime.clone(), None, n)))
     });
-    let limited = marginal("smol executor, ErrGroup with_limit(8)", |n| {
+    let limited = marginal("smol executor, ErrGroup with a limit of 8", |n| {
         smol::block_on(executor.run(group_batch(runtime.clone(), Some(8), n)))
     });
     assert_at_most_one_more("ErrGroup on smol", group, raw);
