@@ -199,14 +199,14 @@ fn uncontended_semaphore_acquire_and_release_allocate_nothing() {
     let sem = Semaphore::new(1);
     let per_try = allocations_per_run("try_acquire + drop, free", 1_000, || {
         let permit = sem.try_acquire().expect("a free permit");
-        assert_eq!(permit.permits(), 1);
+        assert_eq!(permit.num_permits(), 1);
     });
     assert_eq!(per_try, (0, 0));
     let per_acquire = allocations_per_run("acquire() + drop, free", 1_000, || {
         let Poll::Ready(permit) = poll_once(pin!(sem.acquire())) else {
             panic!("acquire on a free semaphore must be ready at once");
         };
-        assert_eq!(permit.expect("open").permits(), 1);
+        assert_eq!(permit.expect("open").num_permits(), 1);
     });
     assert_eq!(per_acquire, (0, 0));
     // A refused `try_acquire` (nobody queued, no permit) allocates nothing
@@ -217,7 +217,7 @@ fn uncontended_semaphore_acquire_and_release_allocate_nothing() {
     });
     assert_eq!(per_refusal, (0, 0));
     drop(held);
-    assert_eq!(sem.available(), 1);
+    assert_eq!(sem.available_permits(), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -381,7 +381,7 @@ fn queued_acquire_allocates_its_waiter() {
         "waiter node + Event state + listener"
     );
     assert_eq!(release.0, 1, "the granted list");
-    assert_eq!(sem.available(), 1);
+    assert_eq!(sem.available_permits(), 1);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-//! [`Semaphore`]: a weighted, FIFO-fair counting semaphore (Go's
-//! `x/sync/semaphore.Weighted`, tokio's `Semaphore`), runtime-free.
+//! [`Semaphore`]: a weighted, FIFO-fair counting semaphore (tokio's
+//! `Semaphore`, Go's `x/sync/semaphore.Weighted`), runtime-free.
 //!
-//! One concept per file: this one holds the public type; [`Permit`] is in
-//! `permit.rs`, the [`Acquire`] future (and the blocking wait) in
-//! `acquire.rs`, the errors in `error.rs`, and the shared state — the atomic
-//! word of free permits (its layout drawn there), the FIFO queue and the
-//! hand-off from a release to the waiters — in `queue.rs`.
+//! One concept per file: this one holds the public type and its model;
+//! [`Permit`] is in `permit.rs`, the [`Acquire`] future (and the blocking
+//! wait) in `acquire.rs`, the errors in `error.rs`, and the shared state —
+//! the atomic word of free permits (its layout drawn there), the FIFO queue
+//! and the hand-off from a release to the waiters — in `queue.rs`.
 
 use core::fmt;
 
@@ -19,7 +19,7 @@ pub use error::{AcquireError, TryAcquireError};
 pub use permit::Permit;
 
 use crate::sync::Arc;
-use queue::{Attempt, Inner, MAX_PERMITS};
+use queue::{Attempt, Inner};
 
 /// A weighted, FIFO-fair semaphore. Cloning gives another handle to the
 /// same semaphore.
@@ -28,39 +28,73 @@ use queue::{Attempt, Inner, MAX_PERMITS};
 ///
 /// Use it to bound how much of something is in use at once — connections,
 /// memory, CPU-heavy jobs — when different users need different amounts
-/// (weights). To bound how many tasks of a group run at once, the group's own
+/// (weights); as a pool's or a token bucket's count of what is left (see
+/// [`Permit::forget`] and [`add_permits`](Self::add_permits)). To bound how
+/// many tasks of a group run at once, the group's own
 /// [`limit`](crate::Builder::limit) is simpler.
 ///
-/// # Semantics
+/// # The model: two kinds of semaphore
+///
+/// * [`Semaphore::new`] (tokio's model) makes a semaphore whose size the
+///   program changes: [`add_permits`](Self::add_permits) adds permits,
+///   [`Permit::forget`] and [`forget_permits`](Self::forget_permits) take
+///   them out until `add_permits` puts them back. So a request **waits while
+///   it could still be granted**: `new(0)` and a later `add_permits(1)`
+///   serve a waiting `acquire()`, and taking permits out never fails a
+///   queued request. Only a request for more than [`MAX_PERMITS`] (which no
+///   semaphore can ever hold) fails at once with
+///   [`AcquireError::TooLarge`].
+/// * [`Semaphore::fixed`] (Go's `semaphore.NewWeighted`) makes one whose
+///   size never grows: `add_permits` panics, and forgetting permits retires
+///   them for good. A request for more than its size can never be granted,
+///   so it fails at once with [`AcquireError::TooLarge`] — also a queued one,
+///   when forgetting shrinks the size below it — where Go's `Acquire` hangs
+///   forever.
+///
+/// Either way:
 ///
 /// * **FIFO-fair.** Waiters are served strictly in arrival order: a request
 ///   for many permits is never starved by a stream of small ones (a small
-///   request behind it waits too, even when it would fit — Go's rule).
-/// * **Impossible requests fail at once.** Asking for more than the capacity
-///   returns [`AcquireError::TooLarge`] instead of waiting forever (Go's
-///   `Acquire` hangs here). If the capacity shrinks below a queued request,
-///   that request fails the same way.
+///   request behind it waits too, even when it would fit — Go's and tokio's
+///   rule). `try_acquire` takes nothing while anyone waits.
 /// * **Cancel-safe.** Dropping an `acquire` future never loses permits: a
 ///   queued waiter leaves the queue (and the waiters behind it are served if
 ///   they now can be); a waiter that was granted permits but dropped before
-///   it saw them hands them back.
-/// * [`close`](Semaphore::close) fails every queued and future acquire with
+///   it saw them hands them back, to the next waiter if one fits.
+/// * [`close`](Semaphore::close) fails every queued and later acquire with
 ///   [`AcquireError::Closed`]; permits already held stay valid.
+/// * **Cheap when free.** An acquire that finds permits free and nobody
+///   queued, and the release of a permit nobody waits for, are one atomic
+///   compare-and-swap each, with no lock and no allocation.
 ///
 /// # Examples
 ///
 /// ```
-/// use taskgroup::Semaphore;
+/// use taskgroup::{AcquireError, Semaphore};
 ///
-/// let memory = Semaphore::new(30);
+/// let memory = Semaphore::fixed(30);
 /// let big = memory.try_acquire_many(20).unwrap();
-/// assert_eq!(memory.available(), 10);
+/// assert_eq!(memory.available_permits(), 10);
 /// assert!(memory.try_acquire_many(15).is_err()); // would have to wait
 /// drop(big);
 /// let again = futures::executor::block_on(memory.acquire_many(15)).unwrap();
-/// assert_eq!(again.permits(), 15);
-/// // More than the capacity can never be granted: an error, not a hang.
-/// assert!(futures::executor::block_on(memory.acquire_many(31)).is_err());
+/// assert_eq!(again.num_permits(), 15);
+/// // More than a fixed size can never be granted: an error, not a hang.
+/// assert_eq!(
+///     futures::executor::block_on(memory.acquire_many(31)).unwrap_err(),
+///     AcquireError::TooLarge { requested: 31, max: 30 }
+/// );
+/// ```
+///
+/// A semaphore created empty and filled later: the request waits.
+///
+/// ```
+/// let ready = taskgroup::Semaphore::new(0);
+/// let filler = ready.clone();
+/// let thread = std::thread::spawn(move || filler.add_permits(1));
+/// let permit = futures::executor::block_on(ready.acquire()).unwrap();
+/// assert_eq!(permit.num_permits(), 1);
+/// thread.join().unwrap();
 /// ```
 #[derive(Clone)]
 pub struct Semaphore {
@@ -68,35 +102,104 @@ pub struct Semaphore {
 }
 
 impl Semaphore {
-    /// A semaphore with `permits` permits, all available. Its capacity is
-    /// `permits` too (until [`add_permits`](Self::add_permits) or
-    /// [`forget_permits`](Self::forget_permits) change it).
+    /// The most permits a semaphore can hold (`usize::MAX >> 2`): the bits
+    /// of its state word above two flags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{AcquireError, Semaphore};
+    ///
+    /// let sem = Semaphore::new(0);
+    /// let too_many = Semaphore::MAX_PERMITS + 1;
+    /// assert_eq!(
+    ///     sem.acquire_many_blocking(too_many).unwrap_err(),
+    ///     AcquireError::TooLarge { requested: too_many, max: Semaphore::MAX_PERMITS }
+    /// );
+    /// ```
+    pub const MAX_PERMITS: usize = queue::MAX_PERMITS;
+
+    /// A semaphore with `permits` permits, all available, whose size the
+    /// program may change: [`add_permits`](Self::add_permits) adds permits,
+    /// [`Permit::forget`] and [`forget_permits`](Self::forget_permits) take
+    /// them out. A request waits while it could still be granted (see the
+    /// [type's docs](Self)); `new(0)` is a semaphore to be filled later.
+    ///
+    /// Not `const`: a semaphore is a handle to shared state on the heap. For
+    /// a `static`, use a lazily initialized one (`std::sync::LazyLock`).
     ///
     /// # Panics
     ///
-    /// If `permits` exceeds `usize::MAX >> 2`.
+    /// If `permits` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS).
     ///
     /// # Examples
     ///
     /// ```
     /// let connections = taskgroup::Semaphore::new(10);
-    /// assert_eq!(connections.available(), 10);
-    /// assert_eq!(connections.capacity(), 10);
+    /// assert_eq!(connections.available_permits(), 10);
+    /// assert!(!connections.is_fixed());
+    ///
+    /// // In a `static`:
+    /// static DOWNLOADS: std::sync::LazyLock<taskgroup::Semaphore> =
+    ///     std::sync::LazyLock::new(|| taskgroup::Semaphore::new(4));
+    /// assert_eq!(DOWNLOADS.available_permits(), 4);
     /// ```
     #[must_use]
     #[track_caller]
     pub fn new(permits: usize) -> Self {
-        assert!(permits <= MAX_PERMITS, "Semaphore::new: too many permits");
+        assert!(
+            permits <= Self::MAX_PERMITS,
+            "Semaphore::new: {permits} permits is more than Semaphore::MAX_PERMITS"
+        );
         Self {
-            inner: Arc::new(Inner::new(permits)),
+            inner: Arc::new(Inner::new(permits, false)),
+        }
+    }
+
+    /// A semaphore of `size` permits, all available, whose size never grows
+    /// (Go's `semaphore.NewWeighted`): a request for more than the size fails
+    /// at once with [`AcquireError::TooLarge`] instead of waiting forever.
+    /// [`add_permits`](Self::add_permits) panics on it; forgetting permits
+    /// ([`Permit::forget`], [`forget_permits`](Self::forget_permits))
+    /// shrinks the size for good, and fails the queued requests that no
+    /// longer fit.
+    ///
+    /// # Panics
+    ///
+    /// If `size` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{Semaphore, TryAcquireError};
+    ///
+    /// let workers = Semaphore::fixed(4);
+    /// assert!(workers.is_fixed());
+    /// assert_eq!(
+    ///     workers.try_acquire_many(5).unwrap_err(),
+    ///     TryAcquireError::TooLarge { requested: 5, max: 4 }
+    /// );
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn fixed(size: usize) -> Self {
+        assert!(
+            size <= Self::MAX_PERMITS,
+            "Semaphore::fixed: a size of {size} is more than Semaphore::MAX_PERMITS"
+        );
+        Self {
+            inner: Arc::new(Inner::new(size, true)),
         }
     }
 
     /// Acquires one permit, waiting in FIFO order behind earlier requests;
     /// see [`acquire_many`](Self::acquire_many).
     ///
-    /// The future resolves to an error at once (without queueing) if the
-    /// semaphore is closed or its capacity is zero.
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is (or gets) closed;
+    /// [`AcquireError::TooLarge`] if it is [fixed](Self::fixed) and its size
+    /// is (or shrinks to) zero.
     ///
     /// # Cancel safety
     ///
@@ -131,10 +234,17 @@ impl Semaphore {
         self.acquire_many(1)
     }
 
-    /// Acquires `n` permits, waiting in FIFO order behind earlier requests.
+    /// Acquires `n` permits, waiting in FIFO order behind earlier requests
+    /// until all `n` are free (they are taken together).
     ///
-    /// The future resolves to an error at once (without queueing) if the
-    /// semaphore is closed or `n` exceeds its capacity.
+    /// # Errors
+    ///
+    /// The future resolves to an error, at once and without queueing, if
+    /// the request can never be granted: [`AcquireError::Closed`] if the
+    /// semaphore is closed, [`AcquireError::TooLarge`] if `n` exceeds
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS), or the size of a
+    /// [fixed](Self::fixed) semaphore. A queued request fails the same way
+    /// when the semaphore is closed, or when a fixed one shrinks below it.
     ///
     /// # Cancel safety
     ///
@@ -146,9 +256,9 @@ impl Semaphore {
     /// ```
     /// let sem = taskgroup::Semaphore::new(3);
     /// let permit = futures::executor::block_on(sem.acquire_many(2)).unwrap();
-    /// assert_eq!(sem.available(), 1);
+    /// assert_eq!(sem.available_permits(), 1);
     /// drop(permit);
-    /// assert_eq!(sem.available(), 3);
+    /// assert_eq!(sem.available_permits(), 3);
     /// ```
     #[inline]
     pub fn acquire_many(&self, n: usize) -> Acquire<'_> {
@@ -160,15 +270,12 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// See [`try_acquire_many`](Self::try_acquire_many):
-    /// [`TryAcquireError::NoPermits`] if it would have to wait,
-    /// [`TryAcquireError::Failed`] if the semaphore is closed (or its
-    /// capacity is zero).
+    /// As [`try_acquire_many`](Self::try_acquire_many).
     ///
     /// # Examples
     ///
     /// ```
-    /// use taskgroup::{AcquireError, Semaphore, TryAcquireError};
+    /// use taskgroup::{Semaphore, TryAcquireError};
     ///
     /// let sem = Semaphore::new(1);
     /// let permit = sem.try_acquire().unwrap();
@@ -176,10 +283,7 @@ impl Semaphore {
     /// drop(permit);
     /// assert!(sem.try_acquire().is_ok());
     /// sem.close();
-    /// assert_eq!(
-    ///     sem.try_acquire().unwrap_err(),
-    ///     TryAcquireError::Failed(AcquireError::Closed)
-    /// );
+    /// assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit, TryAcquireError> {
@@ -191,9 +295,11 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// [`TryAcquireError::NoPermits`] if it would have to wait;
-    /// [`TryAcquireError::Failed`] if the semaphore is closed or `n` exceeds
-    /// its capacity.
+    /// [`TryAcquireError::NoPermits`] if it would have to wait (which
+    /// includes a semaphore emptied by [`Permit::forget`]);
+    /// [`TryAcquireError::Closed`] if the semaphore is closed;
+    /// [`TryAcquireError::TooLarge`] if the request can never be granted
+    /// (as in [`acquire_many`](Self::acquire_many)).
     ///
     /// # Examples
     ///
@@ -209,7 +315,7 @@ impl Semaphore {
         match self.inner.try_take_now(n) {
             Attempt::Taken => Ok(Permit::new(&self.inner, n)),
             Attempt::MustWait(_) => Err(TryAcquireError::NoPermits),
-            Attempt::Refused(error) => Err(TryAcquireError::Failed(error)),
+            Attempt::Refused(error) => Err(error.into()),
         }
     }
 
@@ -222,9 +328,7 @@ impl Semaphore {
     ///
     /// # Errors
     ///
-    /// As [`acquire_many`](Self::acquire_many): [`AcquireError::Closed`] if
-    /// the semaphore is (or gets) closed, [`AcquireError::TooLarge`] if its
-    /// capacity is (or shrinks to) zero.
+    /// As [`acquire`](Self::acquire).
     ///
     /// # Examples
     ///
@@ -272,7 +376,7 @@ impl Semaphore {
     /// let sem = taskgroup::Semaphore::new(2);
     /// let permit = sem.acquire_many_blocking(2).unwrap();
     /// let other = sem.clone();
-    /// let waiter = std::thread::spawn(move || other.acquire_blocking().map(|p| p.permits()));
+    /// let waiter = std::thread::spawn(move || other.acquire_blocking().map(|p| p.num_permits()));
     /// drop(permit);
     /// assert_eq!(waiter.join().unwrap(), Ok(1));
     /// ```
@@ -288,34 +392,46 @@ impl Semaphore {
     /// ```
     /// let sem = taskgroup::Semaphore::new(4);
     /// let permit = sem.try_acquire_many(3).unwrap();
-    /// assert_eq!(sem.available(), 1);
+    /// assert_eq!(sem.available_permits(), 1);
     /// drop(permit);
-    /// assert_eq!(sem.available(), 4);
+    /// assert_eq!(sem.available_permits(), 4);
     /// ```
     #[must_use]
-    pub fn available(&self) -> usize {
+    pub fn available_permits(&self) -> usize {
         self.inner.available()
     }
 
-    /// Permits in total: free plus held. Requests for more than this fail
-    /// at once with [`AcquireError::TooLarge`].
+    /// Permits in total: free plus held (a snapshot). It grows with
+    /// [`add_permits`](Self::add_permits) and shrinks when permits are
+    /// forgotten; for a [fixed](Self::fixed) semaphore it is the size that
+    /// bounds a request.
     ///
     /// # Examples
     ///
     /// ```
-    /// use taskgroup::{AcquireError, Semaphore};
-    ///
-    /// let sem = Semaphore::new(4);
-    /// let _held = sem.try_acquire_many(3).unwrap();
+    /// let sem = taskgroup::Semaphore::new(4);
+    /// let held = sem.try_acquire_many(3).unwrap();
     /// assert_eq!(sem.capacity(), 4); // held permits still count
-    /// assert_eq!(
-    ///     sem.acquire_many_blocking(5).unwrap_err(),
-    ///     AcquireError::TooLarge { requested: 5, capacity: 4 }
-    /// );
+    /// held.forget();
+    /// assert_eq!(sem.capacity(), 1); // forgotten ones do not
     /// ```
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.inner.capacity()
+    }
+
+    /// Whether this semaphore was made by [`fixed`](Self::fixed) (its size
+    /// never grows).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(taskgroup::Semaphore::fixed(1).is_fixed());
+    /// assert!(!taskgroup::Semaphore::new(1).is_fixed());
+    /// ```
+    #[must_use]
+    pub fn is_fixed(&self) -> bool {
+        self.inner.is_fixed()
     }
 
     /// Whether [`close`](Self::close) was called.
@@ -333,7 +449,7 @@ impl Semaphore {
         self.inner.is_closed()
     }
 
-    /// Closes the semaphore: queued and future acquires fail with
+    /// Closes the semaphore: queued and later acquires fail with
     /// [`AcquireError::Closed`]. Permits already held stay valid and are
     /// returned as usual.
     ///
@@ -350,28 +466,32 @@ impl Semaphore {
         self.inner.close();
     }
 
-    /// Adds `n` permits (and as much capacity), serving queued waiters that
-    /// now fit.
+    /// Adds `n` permits, serving the queued waiters that now fit (in
+    /// order). This is how a pool returns an object whose permit it
+    /// [forgot](Permit::forget), and how a token bucket refills.
+    ///
+    /// # Panics
+    ///
+    /// On a [fixed](Self::fixed) semaphore (its size never grows), and if
+    /// the permits in total would exceed [`MAX_PERMITS`](Self::MAX_PERMITS).
     ///
     /// # Examples
     ///
     /// ```
     /// let sem = taskgroup::Semaphore::new(1);
     /// sem.add_permits(2);
-    /// assert_eq!((sem.available(), sem.capacity()), (3, 3));
+    /// assert_eq!(sem.available_permits(), 3);
     /// ```
-    ///
-    /// # Panics
-    ///
-    /// If the capacity would exceed `usize::MAX >> 2`.
     #[track_caller]
     pub fn add_permits(&self, n: usize) {
         self.inner.add_permits(n);
     }
 
-    /// Removes up to `n` of the permits free now, for good (capacity shrinks
-    /// too), and returns how many were removed. Queued requests that no longer
-    /// fit the capacity fail with [`AcquireError::TooLarge`].
+    /// Takes up to `n` of the permits free now out of the semaphore, as if
+    /// acquired and [forgotten](Permit::forget), and returns how many it
+    /// took (fewer than `n` when fewer are free). It never waits. On a
+    /// [fixed](Self::fixed) semaphore the size shrinks for good, and queued
+    /// requests that no longer fit fail with [`AcquireError::TooLarge`].
     ///
     /// # Examples
     ///
@@ -379,7 +499,7 @@ impl Semaphore {
     /// let sem = taskgroup::Semaphore::new(5);
     /// let _held = sem.try_acquire_many(2).unwrap();
     /// assert_eq!(sem.forget_permits(10), 3);
-    /// assert_eq!((sem.available(), sem.capacity()), (0, 2));
+    /// assert_eq!((sem.available_permits(), sem.capacity()), (0, 2));
     /// ```
     pub fn forget_permits(&self, n: usize) -> usize {
         self.inner.forget_free(n)
@@ -392,6 +512,7 @@ impl fmt::Debug for Semaphore {
         f.debug_struct("Semaphore")
             .field("available", &available)
             .field("capacity", &capacity)
+            .field("fixed", &self.inner.is_fixed())
             .field("queued", &queued)
             .field("closed", &closed)
             .finish()

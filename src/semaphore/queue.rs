@@ -136,11 +136,12 @@ const TOO_LARGE: usize = 3;
 pub(super) struct Waiter {
     /// Permits asked for; never changes.
     wanted: usize,
-    /// `WAITING`, `GRANTED`, `CLOSED` or `TOO_LARGE`.
+    /// `WAITING`, `GRANTED`, `CLOSED` or `TOO_LARGE` (the last only on a
+    /// fixed semaphore that shrank below the request).
     state: AtomicUsize,
-    /// The capacity when the request failed as `TOO_LARGE` (for the error);
-    /// written before `state`.
-    capacity_at_failure: AtomicUsize,
+    /// The fixed size when the request failed as `TOO_LARGE` (for the
+    /// error); written before `state`.
+    max_at_failure: AtomicUsize,
     /// Notified once, after `state` left `WAITING`.
     event: Event,
 }
@@ -162,7 +163,7 @@ impl Waiter {
             _ => Some(Err(AcquireError::TooLarge {
                 requested: self.wanted,
                 // Relaxed: ordered by the Acquire load of `state` above.
-                capacity: self.capacity_at_failure.load(Ordering::Relaxed),
+                max: self.max_at_failure.load(Ordering::Relaxed),
             })),
         }
     }
@@ -170,9 +171,6 @@ impl Waiter {
 
 /// What the lock guards.
 struct State {
-    /// Free plus held permits (plus those granted to waiters that have not
-    /// taken them yet).
-    capacity: usize,
     /// Mirrors `CLOSED_FLAG`.
     closed: bool,
     /// The waiters, oldest first; `QUEUED_FLAG` is set exactly while this
@@ -181,20 +179,6 @@ struct State {
 }
 
 impl State {
-    /// The immediate failure for a request of `wanted`, if any.
-    fn refusal(&self, wanted: usize) -> Option<AcquireError> {
-        if self.closed {
-            Some(AcquireError::Closed)
-        } else if wanted > self.capacity {
-            Some(AcquireError::TooLarge {
-                requested: wanted,
-                capacity: self.capacity,
-            })
-        } else {
-            None
-        }
-    }
-
     /// Hands permits to waiters at the head of the queue, in order, while
     /// they fit; clears `QUEUED` once the queue is empty. Returns whom to
     /// notify (after the lock is released).
@@ -214,19 +198,16 @@ impl State {
         settled
     }
 
-    /// After the capacity shrank: fails the queued requests that can never
-    /// fit now (they would block everyone behind them forever), then serves
-    /// the queue.
+    /// After a fixed semaphore shrank to `size`: fails the queued requests
+    /// that can never fit now (they would block everyone behind them
+    /// forever), then serves the queue.
     #[must_use]
-    fn settle_after_shrink(&mut self, permits: &Permits) -> Vec<Arc<Waiter>> {
-        let capacity = self.capacity;
+    fn settle_after_shrink(&mut self, size: usize, permits: &Permits) -> Vec<Arc<Waiter>> {
         let mut settled = Vec::new();
         self.queue.retain(|waiter| {
-            let fits = waiter.wanted <= capacity;
+            let fits = waiter.wanted <= size;
             if !fits {
-                waiter
-                    .capacity_at_failure
-                    .store(capacity, Ordering::Relaxed);
+                waiter.max_at_failure.store(size, Ordering::Relaxed);
                 waiter.state.store(TOO_LARGE, Ordering::Release);
                 settled.push(Arc::clone(waiter));
             }
@@ -270,7 +251,7 @@ impl Line<'_> {
         let waiter = Arc::new(Waiter {
             wanted,
             state: AtomicUsize::new(WAITING),
-            capacity_at_failure: AtomicUsize::new(0),
+            max_at_failure: AtomicUsize::new(0),
             event: Event::new(),
         });
         let listener = waiter.listen();
@@ -290,19 +271,53 @@ impl Line<'_> {
 /// The shared state behind every [`Semaphore`](super::Semaphore) handle and
 /// [`Permit`](super::Permit).
 pub(super) struct Inner {
+    /// Free permits and flags (see the module docs).
     permits: Permits,
+    /// Free plus held permits (plus those granted to waiters that have not
+    /// taken them yet): never below `available`, at most `MAX_PERMITS`.
+    /// Grows only under the lock; on a fixed semaphore every change is under
+    /// the lock (its size bounds requests there); on a growable one a
+    /// forgotten permit lowers it without the lock (it bounds nothing).
+    capacity: AtomicUsize,
+    /// Made by `Semaphore::fixed`: the size never grows and bounds requests.
+    fixed: bool,
     state: Mutex<State>,
 }
 
 impl Inner {
-    pub(super) fn new(permits: usize) -> Self {
+    pub(super) fn new(permits: usize, fixed: bool) -> Self {
         Self {
             permits: Permits(AtomicUsize::new(permits << PERMIT_SHIFT)),
+            capacity: AtomicUsize::new(permits),
+            fixed,
             state: Mutex::new(State {
-                capacity: permits,
                 closed: false,
                 queue: VecDeque::new(),
             }),
+        }
+    }
+
+    /// The immediate failure for a request of `wanted`, if any: the
+    /// semaphore is closed, or the request exceeds the most it can ever
+    /// grant (a fixed semaphore's size, else `MAX_PERMITS`). Called under the
+    /// lock (`state`).
+    fn refusal(&self, state: &State, wanted: usize) -> Option<AcquireError> {
+        let max = if self.fixed {
+            // Relaxed: a fixed semaphore's capacity changes only under the
+            // lock we hold.
+            self.capacity.load(Ordering::Relaxed)
+        } else {
+            MAX_PERMITS
+        };
+        if state.closed {
+            Some(AcquireError::Closed)
+        } else if wanted > max {
+            Some(AcquireError::TooLarge {
+                requested: wanted,
+                max,
+            })
+        } else {
+            None
         }
     }
 
@@ -327,7 +342,7 @@ impl Inner {
     #[inline(never)]
     fn try_take_locked(&self, wanted: usize) -> Attempt<'_> {
         let state = self.lock();
-        if let Some(error) = state.refusal(wanted) {
+        if let Some(error) = self.refusal(&state, wanted) {
             return Attempt::Refused(error);
         }
         if state.queue.is_empty() && self.permits.try_take(wanted, true) {
@@ -381,13 +396,22 @@ impl Inner {
     /// Adds `n` permits and as much capacity; serves the queue.
     #[track_caller]
     pub(super) fn add_permits(&self, n: usize) {
+        assert!(
+            !self.fixed,
+            "Semaphore::add_permits on a fixed-size semaphore (Semaphore::fixed): its size \
+             never grows; use Semaphore::new for one that does"
+        );
         let settled = {
             let mut state = self.lock();
+            // Relaxed: only this method raises it, under the lock; a
+            // concurrent lowering only makes the check safer.
+            let capacity = self.capacity.load(Ordering::Relaxed);
             assert!(
-                n <= MAX_PERMITS - state.capacity,
-                "Semaphore::add_permits: too many permits"
+                n <= MAX_PERMITS - capacity,
+                "Semaphore::add_permits: {n} more permits would exceed Semaphore::MAX_PERMITS"
             );
-            state.capacity += n;
+            // Capacity first: it never drops below `available`.
+            self.capacity.fetch_add(n, Ordering::Relaxed);
             self.permits.add(n);
             state.settle_queue(&self.permits)
         };
@@ -404,21 +428,39 @@ impl Inner {
             while removed > 0 && !self.permits.try_take(removed, true) {
                 removed = n.min(self.permits.available());
             }
-            state.capacity -= removed;
-            (removed, state.settle_after_shrink(&self.permits))
+            let settled = self.shrink(&mut state, removed);
+            (removed, settled)
         };
         notify(settled);
         removed
     }
 
     /// Held permits that will not come back: the capacity shrinks by `n`.
+    /// On a growable semaphore that is one atomic subtraction: fewer
+    /// permits in total make no queued request impossible, and no free
+    /// permit changed.
     pub(super) fn forget_held(&self, n: usize) {
+        if !self.fixed {
+            self.capacity.fetch_sub(n, Ordering::Relaxed);
+            return;
+        }
         let settled = {
             let mut state = self.lock();
-            state.capacity -= n;
-            state.settle_after_shrink(&self.permits)
+            self.shrink(&mut state, n)
         };
         notify(settled);
+    }
+
+    /// Lowers the capacity by `n` (under the lock); on a fixed semaphore,
+    /// fails the queued requests above the new size. Returns whom to notify.
+    #[must_use]
+    fn shrink(&self, state: &mut State, n: usize) -> Vec<Arc<Waiter>> {
+        let size = self.capacity.fetch_sub(n, Ordering::Relaxed) - n;
+        if self.fixed {
+            state.settle_after_shrink(size, &self.permits)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Closes: fails every queued waiter, and every later acquire.
@@ -442,7 +484,11 @@ impl Inner {
     }
 
     pub(super) fn capacity(&self) -> usize {
-        self.lock().capacity
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn is_fixed(&self) -> bool {
+        self.fixed
     }
 
     pub(super) fn is_closed(&self) -> bool {
@@ -454,7 +500,7 @@ impl Inner {
         let state = self.lock();
         (
             self.permits.available(),
-            state.capacity,
+            self.capacity.load(Ordering::Relaxed),
             state.queue.len(),
             state.closed,
         )

@@ -11,11 +11,8 @@ use taskgroup::{AcquireError, Semaphore, TryAcquireError};
 
 use crate::common::{poll_once, runtime_tests, spawn_joinable, CountingWaker};
 
-fn too_large(requested: usize, capacity: usize) -> AcquireError {
-    AcquireError::TooLarge {
-        requested,
-        capacity,
-    }
+fn too_large(requested: usize, max: usize) -> AcquireError {
+    AcquireError::TooLarge { requested, max }
 }
 
 runtime_tests! {
@@ -23,11 +20,11 @@ runtime_tests! {
         let sem = Semaphore::new(3);
         let one = sem.acquire().await.unwrap();
         let two = sem.acquire_many(2).await.unwrap();
-        assert_eq!((one.permits(), two.permits(), sem.available()), (1, 2, 0));
+        assert_eq!((one.num_permits(), two.num_permits(), sem.available_permits()), (1, 2, 0));
         drop(two);
-        assert_eq!(sem.available(), 2);
+        assert_eq!(sem.available_permits(), 2);
         drop(one);
-        assert_eq!(sem.available(), 3);
+        assert_eq!(sem.available_permits(), 3);
     }
 
     async fn waiters_run_as_permits_free_up(rt) {
@@ -50,17 +47,17 @@ runtime_tests! {
             task.await;
         }
         assert_eq!(high_water.load(Ordering::SeqCst), PERMITS);
-        assert_eq!(sem.available(), PERMITS);
+        assert_eq!(sem.available_permits(), PERMITS);
     }
 
-    async fn too_large_request_fails_at_once(rt) {
-        let sem = Semaphore::new(30);
+    async fn too_large_request_on_a_fixed_semaphore_fails_at_once(rt) {
+        let sem = Semaphore::fixed(30);
         assert_eq!(sem.acquire_many(31).await.unwrap_err(), too_large(31, 30));
         assert_eq!(
             sem.try_acquire_many(31).unwrap_err(),
-            TryAcquireError::Failed(too_large(31, 30))
+            TryAcquireError::TooLarge { requested: 31, max: 30 }
         );
-        assert_eq!(sem.available(), 30, "a refused request takes nothing");
+        assert_eq!(sem.available_permits(), 30, "a refused request takes nothing");
     }
 
     async fn close_fails_queued_and_later_acquires(rt) {
@@ -68,14 +65,14 @@ runtime_tests! {
         let held = sem.acquire().await.unwrap();
         let waiter = spawn_joinable(&rt, {
             let sem = sem.clone();
-            async move { sem.acquire().await.map(|p| p.permits()) }
+            async move { sem.acquire().await.map(|p| p.num_permits()) }
         });
         rt.sleep(Duration::from_millis(2)).await;
         sem.close();
         assert_eq!(waiter.await, Err(AcquireError::Closed));
         assert_eq!(sem.acquire().await.unwrap_err(), AcquireError::Closed);
         drop(held); // permits held across a close still return
-        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.available_permits(), 1);
     }
 
     async fn waiters_are_served_in_fifo_order(rt) {
@@ -139,7 +136,7 @@ runtime_tests! {
         for thread in threads {
             thread.join().unwrap();
         }
-        assert_eq!(sem.available(), 2);
+        assert_eq!(sem.available_permits(), 2);
     }
 
     async fn weighted_stress_conserves_permits(rt) {
@@ -178,7 +175,7 @@ runtime_tests! {
         for task in tasks {
             task.await;
         }
-        assert_eq!(sem.available(), CAPACITY);
+        assert_eq!(sem.available_permits(), CAPACITY);
         assert_eq!(sem.capacity(), CAPACITY);
     }
 }
@@ -205,12 +202,12 @@ mod threads {
         for waiter in waiters {
             waiter.join().unwrap();
         }
-        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.available_permits(), 1);
     }
 
     #[test]
     fn blocking_errors_are_immediate() {
-        let sem = Semaphore::new(2);
+        let sem = Semaphore::fixed(2);
         assert_eq!(sem.acquire_many_blocking(3).unwrap_err(), too_large(3, 2));
         sem.close();
         assert_eq!(sem.acquire_blocking().unwrap_err(), AcquireError::Closed);
@@ -220,12 +217,25 @@ mod threads {
     fn errors_explain_themselves() {
         assert_eq!(
             too_large(31, 30).to_string(),
-            "requested 31 permits from a semaphore with a capacity of 30: it could never be granted"
+            "requested 31 permits from a semaphore that can never grant more than 30"
         );
         assert_eq!(AcquireError::Closed.to_string(), "semaphore closed");
+        assert_eq!(TryAcquireError::Closed.to_string(), "semaphore closed");
+        assert_eq!(
+            TryAcquireError::NoPermits.to_string(),
+            "no permits available now"
+        );
+        assert_eq!(
+            TryAcquireError::TooLarge {
+                requested: 3,
+                max: 2
+            }
+            .to_string(),
+            too_large(3, 2).to_string()
+        );
         assert_eq!(
             format!("{:?}", Semaphore::new(2)),
-            "Semaphore { available: 2, capacity: 2, queued: 0, closed: false }"
+            "Semaphore { available: 2, capacity: 2, fixed: false, queued: 0, closed: false }"
         );
     }
 }
@@ -292,9 +302,9 @@ mod manual_poll {
         let mut waiter = sem.acquire();
         assert!(poll_once(&mut waiter, Waker::noop()).is_pending());
         drop(held); // granted to the waiter, which never sees it
-        assert_eq!(sem.available(), 0);
+        assert_eq!(sem.available_permits(), 0);
         drop(waiter);
-        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.available_permits(), 1);
     }
 
     #[test]
@@ -315,12 +325,6 @@ mod manual_poll {
 
     #[test]
     fn add_permits_serves_the_queue() {
-        let sem = Semaphore::new(0);
-        let mut waiter = sem.acquire_many(2);
-        assert_eq!(
-            poll_once(&mut waiter, Waker::noop()).map(|r| r.map(|p| p.permits())),
-            Poll::Ready(Err(too_large(2, 0)))
-        );
         let sem = Semaphore::new(1);
         let _held = sem.try_acquire().unwrap();
         let mut waiter = sem.acquire();
@@ -334,17 +338,17 @@ mod manual_poll {
     }
 
     #[test]
-    fn shrinking_below_a_queued_request_fails_it() {
-        let sem = Semaphore::new(4);
+    fn shrinking_a_fixed_semaphore_below_a_queued_request_fails_it() {
+        let sem = Semaphore::fixed(4);
         let held = sem.try_acquire_many(2).unwrap();
         let mut big = sem.acquire_many(4);
         assert!(poll_once(&mut big, Waker::noop()).is_pending());
         assert_eq!(sem.forget_permits(1), 1);
         assert_eq!(
-            poll_once(&mut big, Waker::noop()).map(|r| r.map(|p| p.permits())),
+            poll_once(&mut big, Waker::noop()).map(|r| r.map(|p| p.num_permits())),
             Poll::Ready(Err(too_large(4, 3)))
         );
         held.forget();
-        assert_eq!((sem.available(), sem.capacity()), (1, 1));
+        assert_eq!((sem.available_permits(), sem.capacity()), (1, 1));
     }
 }
