@@ -9,7 +9,62 @@ use std::time::Duration;
 use taskgroup::runtime::Runtime;
 use taskgroup::{AcquireError, Semaphore, TryAcquireError};
 
-use crate::common::{poll_once, runtime_tests, spawn_joinable, CountingWaker};
+use crate::common::{fail_on_hang, poll_once, runtime_tests, spawn_joinable, CountingWaker};
+
+/// Spawns `acquire_many(n)` on `rt` and returns once it is queued (polled
+/// `Pending` once), with the task that finishes it: `Ok(permits)` or the
+/// error.
+async fn queued_acquire<R: Runtime>(
+    rt: &R,
+    sem: &Semaphore,
+    n: usize,
+) -> impl std::future::Future<Output = Result<usize, AcquireError>> {
+    let queued = taskgroup::Latch::new(1);
+    let (sem, signal) = (sem.clone(), queued.clone());
+    let task = spawn_joinable(rt, async move {
+        let acquire = sem.acquire_many(n);
+        futures::pin_mut!(acquire);
+        assert!(
+            futures::poll!(acquire.as_mut()).is_pending(),
+            "the request must queue"
+        );
+        signal.count_down();
+        acquire.await.map(|permit| permit.num_permits())
+    });
+    queued.wait().await;
+    task
+}
+
+/// A pool in the style tokio's docs teach: a permit per object, forgotten
+/// while the object is out and added back when it returns.
+struct Pool {
+    objects: std::sync::Mutex<Vec<usize>>,
+    free: Semaphore,
+}
+
+impl Pool {
+    fn new(size: usize) -> Self {
+        Self {
+            objects: std::sync::Mutex::new((0..size).collect()),
+            free: Semaphore::new(size),
+        }
+    }
+
+    async fn check_out(&self) -> Result<usize, AcquireError> {
+        self.free.acquire().await?.forget();
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("a permit means an object"))
+    }
+
+    fn check_in(&self, object: usize) {
+        self.objects.lock().unwrap().push(object);
+        self.free.add_permits(1);
+    }
+}
 
 fn too_large(requested: usize, max: usize) -> AcquireError {
     AcquireError::TooLarge { requested, max }
@@ -58,6 +113,134 @@ runtime_tests! {
             TryAcquireError::TooLarge { requested: 31, max: 30 }
         );
         assert_eq!(sem.available_permits(), 30, "a refused request takes nothing");
+    }
+
+    // The regression table: a growable semaphore waits while a request could
+    // still be granted.
+
+    async fn an_empty_semaphore_filled_later_serves_the_waiter(rt) {
+        let sem = Semaphore::new(0);
+        let waiter = queued_acquire(&rt, &sem, 1).await;
+        sem.add_permits(1);
+        assert_eq!(waiter.await, Ok(1));
+        assert_eq!(sem.available_permits(), 1);
+    }
+
+    async fn a_forgotten_permit_added_back_serves_the_queued_waiter(rt) {
+        let sem = Semaphore::new(1);
+        let held = sem.acquire().await.unwrap();
+        let waiter = queued_acquire(&rt, &sem, 1).await;
+        held.forget(); // capacity 0: the waiter keeps waiting
+        assert_eq!(sem.capacity(), 0);
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+        sem.add_permits(1);
+        assert_eq!(waiter.await, Ok(1));
+        assert_eq!((sem.available_permits(), sem.capacity()), (1, 1));
+    }
+
+    async fn try_acquire_after_forget_finds_no_permits(rt) {
+        let sem = Semaphore::new(1);
+        sem.try_acquire().unwrap().forget();
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+        assert_eq!(sem.try_acquire_many(2).unwrap_err(), TryAcquireError::NoPermits);
+        sem.add_permits(1);
+        assert_eq!(sem.try_acquire().unwrap().num_permits(), 1);
+    }
+
+    async fn a_request_above_max_permits_fails_at_once(rt) {
+        let sem = Semaphore::new(0);
+        let requested = Semaphore::MAX_PERMITS + 1;
+        let max = Semaphore::MAX_PERMITS;
+        assert_eq!(sem.acquire_many(requested).await.unwrap_err(), too_large(requested, max));
+        assert_eq!(
+            sem.try_acquire_many(requested).unwrap_err(),
+            TryAcquireError::TooLarge { requested, max }
+        );
+        // MAX_PERMITS itself may still be granted, once added: it waits.
+        let waiter = queued_acquire(&rt, &sem, max).await;
+        sem.add_permits(max);
+        assert_eq!(waiter.await, Ok(max));
+    }
+
+    // tokio's semaphore behaviours that users build on.
+
+    async fn a_pool_that_forgets_and_adds_back_never_fails(rt) {
+        const OBJECTS: usize = 2;
+        let pool = Arc::new(Pool::new(OBJECTS));
+        let (out, high_water) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (pool, out, high_water, sleeper) =
+                    (pool.clone(), out.clone(), high_water.clone(), rt.clone());
+                spawn_joinable(&rt, async move {
+                    for _ in 0..5 {
+                        let object = pool.check_out().await?;
+                        high_water.fetch_max(out.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                        sleeper.sleep(Duration::from_micros(50)).await;
+                        out.fetch_sub(1, Ordering::SeqCst);
+                        pool.check_in(object);
+                    }
+                    Ok::<_, AcquireError>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await, Ok(()), "every checkout waits for an object");
+        }
+        assert_eq!(high_water.load(Ordering::SeqCst), OBJECTS);
+        assert_eq!(pool.objects.lock().unwrap().len(), OBJECTS);
+        assert_eq!((pool.free.available_permits(), pool.free.capacity()), (OBJECTS, OBJECTS));
+    }
+
+    async fn a_token_bucket_refilled_by_a_task_serves_every_request(rt) {
+        // tokio's token bucket: a refill task adds a token at each tick while
+        // the bucket is below its capacity; each request takes a token and
+        // forgets it.
+        const CAPACITY: usize = 3;
+        const REQUESTS: usize = 12;
+        let bucket = Semaphore::new(0);
+        let served = Arc::new(AtomicUsize::new(0));
+        let refill = spawn_joinable(&rt, {
+            let (bucket, served, sleeper) = (bucket.clone(), served.clone(), rt.clone());
+            async move {
+                let mut most = 0;
+                while served.load(Ordering::SeqCst) < REQUESTS {
+                    sleeper.sleep(Duration::from_micros(100)).await;
+                    if bucket.available_permits() < CAPACITY {
+                        bucket.add_permits(1);
+                    }
+                    most = most.max(bucket.available_permits());
+                }
+                most
+            }
+        });
+        let requests: Vec<_> = (0..REQUESTS)
+            .map(|_| {
+                let (bucket, served) = (bucket.clone(), served.clone());
+                spawn_joinable(&rt, async move {
+                    bucket.acquire().await?.forget();
+                    served.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, AcquireError>(())
+                })
+            })
+            .collect();
+        for request in requests {
+            assert_eq!(request.await, Ok(()));
+        }
+        assert!(refill.await <= CAPACITY, "the bucket never holds more than its capacity");
+        assert_eq!(served.load(Ordering::SeqCst), REQUESTS);
+    }
+
+    async fn close_fails_every_queued_waiter(rt) {
+        let sem = Semaphore::new(0);
+        let one = queued_acquire(&rt, &sem, 1).await;
+        let many = queued_acquire(&rt, &sem, 3).await;
+        sem.close();
+        assert_eq!(one.await, Err(AcquireError::Closed));
+        assert_eq!(many.await, Err(AcquireError::Closed));
+        sem.add_permits(5); // a closed semaphore stays closed
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+        assert_eq!(sem.acquire().await.unwrap_err(), AcquireError::Closed);
     }
 
     async fn close_fails_queued_and_later_acquires(rt) {
@@ -206,6 +389,65 @@ mod threads {
     }
 
     #[test]
+    fn a_blocking_acquire_on_an_empty_semaphore_waits_for_add_permits() {
+        fail_on_hang(
+            "a_blocking_acquire_on_an_empty_semaphore_waits_for_add_permits",
+            || {
+                let sem = Semaphore::new(0);
+                let waiter = std::thread::spawn({
+                    let sem = sem.clone();
+                    move || sem.acquire_many_blocking(2).map(|p| p.num_permits())
+                });
+                sem.add_permits(1);
+                sem.add_permits(1);
+                assert_eq!(waiter.join().unwrap(), Ok(2));
+            },
+        );
+    }
+
+    #[cfg(panic = "unwind")]
+    #[test]
+    #[should_panic(expected = "add_permits on a fixed-size semaphore")]
+    fn add_permits_on_a_fixed_semaphore_panics() {
+        Semaphore::fixed(1).add_permits(1);
+    }
+
+    #[cfg(panic = "unwind")]
+    #[test]
+    #[should_panic(expected = "would exceed Semaphore::MAX_PERMITS")]
+    fn add_permits_beyond_max_permits_panics() {
+        let sem = Semaphore::new(Semaphore::MAX_PERMITS - 1);
+        sem.add_permits(1); // exactly MAX_PERMITS: fine
+        sem.add_permits(1);
+    }
+
+    #[cfg(panic = "unwind")]
+    #[test]
+    #[should_panic(expected = "different semaphores")]
+    fn merging_permits_of_two_semaphores_panics() {
+        let (a, b) = (Semaphore::new(1), Semaphore::new(1));
+        let mut permit = a.try_acquire().unwrap();
+        permit.merge(b.try_acquire().unwrap());
+    }
+
+    #[test]
+    fn split_and_merged_permits_return_exactly_what_they_hold() {
+        let sem = Semaphore::new(5);
+        let mut four = sem.try_acquire_many(4).unwrap();
+        let one = four.split(1).unwrap();
+        assert!(
+            four.split(4).is_none(),
+            "three left: a split of four is refused"
+        );
+        drop(one);
+        assert_eq!(sem.available_permits(), 2);
+        four.merge(sem.try_acquire().unwrap());
+        assert_eq!(four.num_permits(), 4);
+        four.forget();
+        assert_eq!((sem.available_permits(), sem.capacity()), (1, 1));
+    }
+
+    #[test]
     fn blocking_errors_are_immediate() {
         let sem = Semaphore::fixed(2);
         assert_eq!(sem.acquire_many_blocking(3).unwrap_err(), too_large(3, 2));
@@ -321,6 +563,25 @@ mod manual_poll {
         drop(two);
         assert_eq!(wakes.wakes(), 1);
         assert!(matches!(poll_once(&mut both, &waker), Poll::Ready(Ok(_))));
+    }
+
+    #[test]
+    fn shrinking_a_growable_semaphore_leaves_the_queue_waiting() {
+        let sem = Semaphore::new(4);
+        let held = sem.try_acquire_many(2).unwrap();
+        let (wakes, waker) = CountingWaker::new();
+        let mut big = sem.acquire_many(4);
+        assert!(poll_once(&mut big, &waker).is_pending());
+        assert_eq!(sem.forget_permits(5), 2, "only the free ones");
+        held.forget();
+        assert_eq!(sem.capacity(), 0);
+        assert_eq!(wakes.wakes(), 0, "a shrink fails nobody and wakes nobody");
+        assert!(poll_once(&mut big, &waker).is_pending());
+        sem.add_permits(3);
+        assert_eq!(wakes.wakes(), 0, "three of four: still waiting");
+        sem.add_permits(1);
+        assert_eq!(wakes.wakes(), 1);
+        assert!(matches!(poll_once(&mut big, &waker), Poll::Ready(Ok(p)) if p.num_permits() == 4));
     }
 
     #[test]
