@@ -20,7 +20,7 @@
 //!    needed are never sent: fewer requests than redundant requests.
 //! 6. **semaphore** — every lookup first takes a permit of a
 //!    `Semaphore::new(2)`: never more than two in flight.
-//! 7. **weighted semaphore** — capacity 30; each datacenter's lookup takes
+//! 7. **weighted semaphore** — `Semaphore::fixed(30)`; each datacenter's lookup takes
 //!    its weight (5 to 30) with [`acquire_many`](Semaphore::acquire_many):
 //!    the weight in use never exceeds 30. Then a request for 31 is refused at
 //!    once with [`AcquireError::TooLarge`] instead of hanging.

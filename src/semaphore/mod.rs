@@ -41,7 +41,7 @@ use queue::{Attempt, Inner};
 ///   them out until `add_permits` puts them back. So a request **waits while
 ///   it could still be granted**: `new(0)` and a later `add_permits(1)`
 ///   serve a waiting `acquire()`, and taking permits out never fails a
-///   queued request. Only a request for more than [`MAX_PERMITS`] (which no
+///   queued request. Only a request for more than [`MAX_PERMITS`](Self::MAX_PERMITS) (which no
 ///   semaphore can ever hold) fails at once with
 ///   [`AcquireError::TooLarge`].
 /// * [`Semaphore::fixed`] (Go's `semaphore.NewWeighted`) makes one whose

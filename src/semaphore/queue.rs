@@ -24,6 +24,16 @@
 //! cleared only under the lock; a fast-path CAS that raced with its setting
 //! fails (the word changed) and retries into the locked path.
 //!
+//! # The capacity and the two kinds
+//!
+//! Beside the word, `Inner::capacity` counts free plus held permits. A
+//! request is refused at once only when it exceeds the most the semaphore
+//! can ever grant: `MAX_PERMITS` for a growable semaphore (`fixed` false),
+//! the capacity for a fixed one. So only a fixed semaphore's shrink can make
+//! a queued request impossible, and only there does a shrink touch the queue
+//! (failing those requests as `TOO_LARGE`); a growable one's queue waits for
+//! `add_permits`.
+//!
 //! # The hand-off
 //!
 //! A release grants permits to the waiters at the head of the queue under the
