@@ -6,7 +6,8 @@
 //! * every uncontended path allocates nothing: `WaitGroup` `add`/`done`/
 //!   `enter`, `wait()` on an open group, `Latch` `count_down` and `wait()` on
 //!   an open latch, `CancellationToken::cancelled()` on a cancelled token,
-//!   `Semaphore` `try_acquire` and `acquire()` with a permit free;
+//!   `Semaphore` `try_acquire` and `acquire()` with a permit free, and a
+//!   pool's `forget` + `add_permits` round trip;
 //! * a lone parked `WaitGroup`/`Latch` `wait()` allocates nothing either (it
 //!   takes the counter's waker slot);
 //! * the paths that must allocate allocate exactly what is documented: a
@@ -218,6 +219,20 @@ fn uncontended_semaphore_acquire_and_release_allocate_nothing() {
     assert_eq!(per_refusal, (0, 0));
     drop(held);
     assert_eq!(sem.available_permits(), 1);
+}
+
+/// A pool's round trip on a growable semaphore — take a permit, forget it
+/// while the object is out, `add_permits(1)` when it returns — allocates
+/// nothing when nobody waits.
+#[test]
+fn pool_forget_and_add_permits_allocate_nothing() {
+    let sem = Semaphore::new(2);
+    let per_round = allocations_per_run("try_acquire + forget + add_permits", 1_000, || {
+        sem.try_acquire().expect("a free permit").forget();
+        sem.add_permits(1);
+    });
+    assert_eq!(per_round, (0, 0));
+    assert_eq!((sem.available_permits(), sem.capacity()), (2, 2));
 }
 
 // ---------------------------------------------------------------------------
