@@ -506,6 +506,7 @@ impl Semaphore {
     }
 }
 
+/// Counts and flags from atomic loads: never takes the lock.
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (available, capacity, queued, closed) = self.inner.snapshot();

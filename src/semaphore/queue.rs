@@ -505,14 +505,15 @@ impl Inner {
         self.permits.is_closed()
     }
 
-    /// `(available, capacity, queued, closed)`, for `Debug`.
-    pub(super) fn snapshot(&self) -> (usize, usize, usize, bool) {
-        let state = self.lock();
+    /// `(available, capacity, queued, closed)` from atomic loads, for
+    /// `Debug` (which must never block): `queued` is whether anyone waits.
+    pub(super) fn snapshot(&self) -> (usize, usize, bool, bool) {
+        let word = self.permits.0.load(Ordering::Acquire);
         (
-            self.permits.available(),
+            word >> PERMIT_SHIFT,
             self.capacity.load(Ordering::Relaxed),
-            state.queue.len(),
-            state.closed,
+            word & QUEUED_FLAG != 0,
+            word & CLOSED_FLAG != 0,
         )
     }
 }
