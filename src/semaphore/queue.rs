@@ -284,10 +284,11 @@ pub(super) struct Inner {
     /// Free permits and flags (see the module docs).
     permits: Permits,
     /// Free plus held permits (plus those granted to waiters that have not
-    /// taken them yet): never below `available`, at most `MAX_PERMITS`.
-    /// Grows only under the lock; on a fixed semaphore every change is under
-    /// the lock (its size bounds requests there); on a growable one a
-    /// forgotten permit lowers it without the lock (it bounds nothing).
+    /// taken them yet): never below `available`, at most `MAX_PERMITS`. On a
+    /// fixed semaphore it bounds requests and changes only under the lock
+    /// (it only shrinks); on a growable one it bounds nothing and changes
+    /// without the lock (`add_permits` raises it before the permits are
+    /// released, a forgotten permit lowers it).
     capacity: AtomicUsize,
     /// Made by `Semaphore::fixed`: the size never grows and bounds requests.
     fixed: bool,
@@ -403,7 +404,9 @@ impl Inner {
         notify(settled);
     }
 
-    /// Adds `n` permits and as much capacity; serves the queue.
+    /// Adds `n` permits and as much capacity, then hands the permits out
+    /// as a release does: one CAS when nobody waits, else through the lock,
+    /// serving the queue.
     #[track_caller]
     pub(super) fn add_permits(&self, n: usize) {
         assert!(
@@ -411,21 +414,27 @@ impl Inner {
             "Semaphore::add_permits on a fixed-size semaphore (Semaphore::fixed): its size \
              never grows; use Semaphore::new for one that does"
         );
-        let settled = {
-            let mut state = self.lock();
-            // Relaxed: only this method raises it, under the lock; a
-            // concurrent lowering only makes the check safer.
-            let capacity = self.capacity.load(Ordering::Relaxed);
+        // Capacity first, so it never drops below `available`; bounding it
+        // by MAX_PERMITS bounds `available` too, so the word cannot
+        // overflow. Relaxed: the capacity orders nothing else (the permits
+        // word does).
+        let mut capacity = self.capacity.load(Ordering::Relaxed);
+        loop {
             assert!(
                 n <= MAX_PERMITS - capacity,
                 "Semaphore::add_permits: {n} more permits would exceed Semaphore::MAX_PERMITS"
             );
-            // Capacity first: it never drops below `available`.
-            self.capacity.fetch_add(n, Ordering::Relaxed);
-            self.permits.add(n);
-            state.settle_queue(&self.permits)
-        };
-        notify(settled);
+            match self.capacity.compare_exchange_weak(
+                capacity,
+                capacity + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => capacity = actual,
+            }
+        }
+        self.release(n);
     }
 
     /// Removes up to `n` free permits and as much capacity; returns how many.
