@@ -16,6 +16,9 @@
 //!   value) and async-lock's `try_acquire_arc` / `acquire_arc`. Two floors:
 //!   the two CAS loops the fast path needs on a bare atomic, and the
 //!   `Arc::clone` + drop an owned permit adds.
+//! * `semaphore/pool_round_trip`: a pool's checkout and return with nobody
+//!   waiting — `try_acquire`, `Permit::forget`, `add_permits(1)` — against
+//!   tokio's same three calls.
 //! * `semaphore/contended`: two OS threads share a 1-permit semaphore; each
 //!   loops acquire + release (drop at once) for half of criterion's iteration
 //!   count; the time is from the start barrier until both are done, per
@@ -151,6 +154,30 @@ fn uncontended(c: &mut Criterion) {
     g.finish();
 }
 
+/// A pool's round trip with nobody waiting: take a permit, forget it (the
+/// object is out), add it back (the object returned). tokio's docs teach
+/// this pattern; async-lock has no `add_permits`.
+fn pool_round_trip(c: &mut Criterion) {
+    let mut g = c.benchmark_group("semaphore/pool_round_trip");
+    let sem = taskgroup::Semaphore::new(1);
+    g.bench_function("taskgroup", |b| {
+        b.iter(|| {
+            let sem = black_box(&sem);
+            sem.try_acquire().expect("free").forget();
+            sem.add_permits(1);
+        })
+    });
+    let sem = tokio::sync::Semaphore::new(1);
+    g.bench_function("tokio", |b| {
+        b.iter(|| {
+            let sem = black_box(&sem);
+            sem.try_acquire().expect("free").forget();
+            sem.add_permits(1);
+        })
+    });
+    g.finish();
+}
+
 /// `iters` acquire/release pairs on one shared 1-permit semaphore, split
 /// between this thread and one helper thread; timed from the start barrier
 /// until both are done.
@@ -229,6 +256,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended, contended
+    targets = uncontended, pool_round_trip, contended
 }
 criterion_main!(benches);

@@ -20,7 +20,7 @@
 //!    needed are never sent: fewer requests than redundant requests.
 //! 6. **semaphore** — every lookup first takes a permit of a
 //!    `Semaphore::new(2)`: never more than two in flight.
-//! 7. **weighted semaphore** — capacity 30; each datacenter's lookup takes
+//! 7. **weighted semaphore** — `Semaphore::fixed(30)`; each datacenter's lookup takes
 //!    its weight (5 to 30) with [`acquire_many`](Semaphore::acquire_many):
 //!    the weight in use never exceeds 30. Then a request for 31 is refused at
 //!    once with [`AcquireError::TooLarge`] instead of hanging.
@@ -612,7 +612,7 @@ async fn bounded<R: Runtime>(rt: &R, plan: &[Lookup]) -> Row {
 /// 7. Weighted permits, and a request that can never fit.
 async fn weighted<R: Runtime>(rt: &R, plan: &[Lookup], rows: &mut Vec<Row>) {
     let probe = Arc::new(Probe::default());
-    let semaphore = Semaphore::new(WEIGHT_CAPACITY);
+    let semaphore = Semaphore::fixed(WEIGHT_CAPACITY);
     let start = Instant::now();
     let group = ErrGroup::builder(rt.clone()).keep_going().build();
     for &job in plan {
@@ -630,7 +630,7 @@ async fn weighted<R: Runtime>(rt: &R, plan: &[Lookup], rows: &mut Vec<Row>) {
     // While the lookups hold (and queue for) the permits: one request that
     // could never be granted. It must fail now, not wait for them.
     rt.sleep(Duration::from_millis(5)).await;
-    let in_use = semaphore.capacity() - semaphore.available();
+    let in_use = semaphore.capacity() - semaphore.available_permits();
     let asked = Instant::now();
     let refusal = semaphore.acquire_many(WEIGHT_CAPACITY + 1).await;
     let refused_in = asked.elapsed();
@@ -657,7 +657,7 @@ async fn weighted<R: Runtime>(rt: &R, plan: &[Lookup], rows: &mut Vec<Row>) {
         }
         Err(error) => (format!("Err({error:?})"), error.to_string()),
         Ok(permit) => (
-            format!("granted {}?!", permit.permits()),
+            format!("granted {}?!", permit.num_permits()),
             "expected a refusal".to_owned(),
         ),
     };

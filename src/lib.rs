@@ -12,7 +12,7 @@
 //! | [`WaitGroup`] | a counter of outstanding work; wait for zero; reusable | Go `sync.WaitGroup`, crossbeam `WaitGroup` |
 //! | [`Latch`] | a fixed count-down gate that stays open | Java `CountDownLatch`, C++ `std::latch` |
 //! | [`CancellationToken`] | a tree of cancellation signals | Go `context.WithCancel`, tokio-util `CancellationToken` |
-//! | [`Semaphore`] | weighted, FIFO-fair permits; too-large requests fail at once | Go `semaphore.Weighted`, tokio `Semaphore` |
+//! | [`Semaphore`] | weighted, FIFO-fair permits; growable (a request waits while it could be granted) or [fixed](Semaphore::fixed) (an impossible request fails at once) | tokio `Semaphore`, Go `semaphore.Weighted` |
 //! | [`ErrGroup`] | spawn fallible tasks; all results in order, or the first error with the rest cancelled | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
 //! | [`runtime::Runtime`] | spawn + sleep, implemented per runtime | — |
 //!
@@ -60,21 +60,27 @@
 //! | `diagnostics` | no | [`WaitGroup::pending`] and [`ErrGroup::pending`]: what a group still waits for, with the source line and name of each guard and task (a lock per operation: for debugging) |
 //! | `tracing` | no | a `tracing` span per group and per task (with its name), events when a group is cancelled, a task fails, panics or is lost, and when a waiter is woken; nothing when off |
 //! | `loom` | no | build against loom for model checking, with `RUSTFLAGS="--cfg loom"` |
+//! | `spin` | no | the lock of a `no_std` build (needed there, unused with `std`) |
 //!
-//! With default features the crate depends only on `event-listener`,
-//! `pin-project-lite` and `futures-core`: no runtime.
+//! With default features the crate depends on `event-listener`,
+//! `pin-project-lite`, `atomic-waker`, `futures-core` and `concurrent-queue`
+//! (with their own `parking` and `crossbeam-utils`): no runtime, and no crate
+//! the build does not use.
 //!
 //! # `no_std`
 //!
-//! With `default-features = false` the crate is `#![no_std]` (it needs
-//! `alloc`): [`WaitGroup`], [`Latch`], [`CancellationToken`] and [`Semaphore`]
-//! keep their async API; the blocking waits, the groups, the runtime trait and
-//! the patterns need `std`. Without `std` the few internal locks (a token's
-//! children, the semaphore's queue) are spin locks, held only for a few
-//! instructions of bookkeeping.
+//! Without the `std` feature the crate is `#![no_std]` (it needs `alloc`):
+//! [`WaitGroup`], [`Latch`], [`CancellationToken`] and [`Semaphore`] keep
+//! their async API; the blocking waits, the groups, the runtime trait and the
+//! patterns need `std`. The few internal locks (a token's children, the
+//! semaphore's queue) are then spin locks from the `spin` crate, held only for
+//! a few instructions of bookkeeping: turn on the `spin` feature (the build
+//! fails with a message saying so if neither `std` nor `spin` is on). Cargo
+//! cannot add a dependency only when a feature is off, so a default build
+//! leaves `spin` out and a `no_std` build asks for it:
 //!
 //! ```toml
-//! taskgroup = { version = "0.1", default-features = false }
+//! taskgroup = { version = "0.1", default-features = false, features = ["spin"] }
 //! ```
 //!
 //! # Runtime matrix

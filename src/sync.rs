@@ -67,6 +67,15 @@ impl AtomicWaker {
     }
 }
 
+// Without `std` the lock is `spin`'s, behind the `spin` feature: Cargo cannot
+// pull a dependency in only when a feature is *off*, so a `no_std` user turns
+// it on, and a default build compiles no lock crate it does not use.
+#[cfg(all(not(feature = "std"), not(feature = "spin")))]
+compile_error!(
+    "taskgroup without its `std` feature needs a lock for `no_std`: enable its `spin` feature \
+     (`taskgroup = { version = \"0.1\", default-features = false, features = [\"spin\"] }`)"
+);
+
 #[cfg(loom)]
 use loom::sync as lock_impl;
 #[cfg(all(not(loom), feature = "std"))]

@@ -6,7 +6,8 @@
 //! * every uncontended path allocates nothing: `WaitGroup` `add`/`done`/
 //!   `enter`, `wait()` on an open group, `Latch` `count_down` and `wait()` on
 //!   an open latch, `CancellationToken::cancelled()` on a cancelled token,
-//!   `Semaphore` `try_acquire` and `acquire()` with a permit free;
+//!   `Semaphore` `try_acquire` and `acquire()` with a permit free, and a
+//!   pool's `forget` + `add_permits` round trip;
 //! * a lone parked `WaitGroup`/`Latch` `wait()` allocates nothing either (it
 //!   takes the counter's waker slot);
 //! * the paths that must allocate allocate exactly what is documented: a
@@ -199,14 +200,14 @@ fn uncontended_semaphore_acquire_and_release_allocate_nothing() {
     let sem = Semaphore::new(1);
     let per_try = allocations_per_run("try_acquire + drop, free", 1_000, || {
         let permit = sem.try_acquire().expect("a free permit");
-        assert_eq!(permit.permits(), 1);
+        assert_eq!(permit.num_permits(), 1);
     });
     assert_eq!(per_try, (0, 0));
     let per_acquire = allocations_per_run("acquire() + drop, free", 1_000, || {
         let Poll::Ready(permit) = poll_once(pin!(sem.acquire())) else {
             panic!("acquire on a free semaphore must be ready at once");
         };
-        assert_eq!(permit.expect("open").permits(), 1);
+        assert_eq!(permit.expect("open").num_permits(), 1);
     });
     assert_eq!(per_acquire, (0, 0));
     // A refused `try_acquire` (nobody queued, no permit) allocates nothing
@@ -217,7 +218,21 @@ fn uncontended_semaphore_acquire_and_release_allocate_nothing() {
     });
     assert_eq!(per_refusal, (0, 0));
     drop(held);
-    assert_eq!(sem.available(), 1);
+    assert_eq!(sem.available_permits(), 1);
+}
+
+/// A pool's round trip on a growable semaphore — take a permit, forget it
+/// while the object is out, `add_permits(1)` when it returns — allocates
+/// nothing when nobody waits.
+#[test]
+fn pool_forget_and_add_permits_allocate_nothing() {
+    let sem = Semaphore::new(2);
+    let per_round = allocations_per_run("try_acquire + forget + add_permits", 1_000, || {
+        sem.try_acquire().expect("a free permit").forget();
+        sem.add_permits(1);
+    });
+    assert_eq!(per_round, (0, 0));
+    assert_eq!((sem.available_permits(), sem.capacity()), (2, 2));
 }
 
 // ---------------------------------------------------------------------------
@@ -381,7 +396,7 @@ fn queued_acquire_allocates_its_waiter() {
         "waiter node + Event state + listener"
     );
     assert_eq!(release.0, 1, "the granted list");
-    assert_eq!(sem.available(), 1);
+    assert_eq!(sem.available_permits(), 1);
 }
 
 // ---------------------------------------------------------------------------

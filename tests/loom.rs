@@ -366,7 +366,7 @@ mod semaphore {
             let permit = block_on(sem.acquire()).unwrap();
             drop(permit);
             releaser.join().unwrap();
-            assert_eq!(sem.available(), 1);
+            assert_eq!(sem.available_permits(), 1);
         });
     }
 
@@ -383,7 +383,40 @@ mod semaphore {
             drop(block_on(sem.acquire()).unwrap());
             abandoner.join().unwrap();
             releaser.join().unwrap();
-            assert_eq!(sem.available(), 1);
+            assert_eq!(sem.available_permits(), 1);
+        });
+    }
+
+    #[test]
+    fn a_waiter_on_an_empty_semaphore_is_woken_by_add_permits() {
+        // `new(0)` filled later: the request waits (it could still be
+        // granted) and the permit added from another thread reaches it.
+        loom::model(|| {
+            let sem = Semaphore::new(0);
+            let filler = sem.clone();
+            let adder = thread::spawn(move || filler.add_permits(1));
+            drop(block_on(sem.acquire()).unwrap());
+            adder.join().unwrap();
+            assert_eq!(sem.available_permits(), 1);
+        });
+    }
+
+    #[test]
+    fn forget_then_add_permits_serves_a_queued_waiter() {
+        // A pool: the holder forgets its permit (capacity 0) while a waiter
+        // may be queued, then adds it back; the waiter is served, never
+        // failed, whatever the order.
+        loom::model(|| {
+            let sem = Semaphore::new(1);
+            let held = sem.try_acquire().unwrap();
+            let pool = sem.clone();
+            let returner = thread::spawn(move || {
+                held.forget();
+                pool.add_permits(1);
+            });
+            drop(block_on(sem.acquire()).unwrap());
+            returner.join().unwrap();
+            assert_eq!((sem.available_permits(), sem.capacity()), (1, 1));
         });
     }
 
@@ -395,7 +428,7 @@ mod semaphore {
             let worker = thread::spawn(move || drop(block_on(other.acquire_many(2)).unwrap()));
             drop(block_on(sem.acquire()).unwrap());
             worker.join().unwrap();
-            assert_eq!(sem.available(), 2);
+            assert_eq!(sem.available_permits(), 2);
         });
     }
 }

@@ -13,7 +13,7 @@
 //!   each future counts which);
 //! * every joined group reported one outcome per task spawned into it, none
 //!   `Lost`, and a `keep_going` group that nobody cancelled none `Cancelled`;
-//! * every semaphore has all its permits back (`available() == capacity()`);
+//! * every semaphore has all its permits back (`available_permits() == capacity()`);
 //! * every outside waiter was woken (each finished its wait);
 //! * nothing is left behind: every task value, error and future holds a
 //!   clone of one `Arc`, whose strong count is back to 1 (a leaked group,
@@ -313,7 +313,7 @@ impl<R: Runtime> Round<R> {
                 }
                 Kind::Permits(wanted) => match semaphore.acquire_many(wanted).await {
                     Ok(permit) => {
-                        if permit.permits() != wanted {
+                        if permit.num_permits() != wanted {
                             tracker.violation(format!("asked {wanted} permits, got {permit:?}"));
                         }
                         Tracker::bump(&tracker.permits_taken);
@@ -321,12 +321,9 @@ impl<R: Runtime> Round<R> {
                         drop(permit);
                         Ok(Value(Arc::clone(&tracker)))
                     }
-                    Err(AcquireError::TooLarge {
-                        requested,
-                        capacity,
-                    }) => {
-                        if requested <= capacity {
-                            tracker.violation(format!("{requested} of {capacity} refused"));
+                    Err(AcquireError::TooLarge { requested, max }) => {
+                        if requested <= max {
+                            tracker.violation(format!("{requested} of {max} refused"));
                         }
                         Tracker::bump(&tracker.too_large);
                         Ok(Value(Arc::clone(&tracker)))
@@ -344,9 +341,7 @@ impl<R: Runtime> Round<R> {
                             drop(permit);
                         }
                         Err(TryAcquireError::NoPermits) => {}
-                        Err(TryAcquireError::Failed(AcquireError::TooLarge { .. }))
-                            if wanted > semaphore.capacity() =>
-                        {
+                        Err(TryAcquireError::TooLarge { .. }) if wanted > semaphore.capacity() => {
                             Tracker::bump(&tracker.too_large);
                         }
                         Err(error) => tracker.violation(format!("try_acquire({wanted}): {error}")),
@@ -448,7 +443,7 @@ impl<R: Runtime> Soak<R> {
         let tracker = Arc::clone(&self.tracker);
         let rng = &mut self.rng;
         let capacity = 1 + rng.below(4) as usize;
-        let semaphore = Semaphore::new(capacity);
+        let semaphore = Semaphore::fixed(capacity);
         self.semaphores.push(semaphore.clone());
 
         let mut builder = ErrGroup::<Value, Failure, R>::builder(self.rt.clone());
@@ -772,7 +767,7 @@ impl<R: Runtime> Soak<R> {
         );
         for (round, semaphore) in self.semaphores.iter().enumerate() {
             assert_eq!(
-                semaphore.available(),
+                semaphore.available_permits(),
                 semaphore.capacity(),
                 "{runtime} {replay}: round {round}'s semaphore has all its permits back"
             );

@@ -1,6 +1,9 @@
 //! `Semaphore`: `try_acquire_many`, `acquire_many` futures, releasing and
 //! forgetting permits, `add_permits`, `forget_permits` and `close` against a
-//! sequential model with an explicit FIFO queue.
+//! sequential model with an explicit FIFO queue, for both kinds: a growable
+//! semaphore (`Semaphore::new`: requests wait while they could still be
+//! granted) and a fixed one (`Semaphore::fixed`: a request above the size
+//! fails, also when the size shrinks below a queued one).
 
 use std::collections::VecDeque;
 use std::task::Poll;
@@ -49,8 +52,8 @@ enum AcqState {
     /// Permits handed over; it holds them until polled (then `Ready(Ok)`) or
     /// dropped (then they return).
     Granted,
-    /// Failed while queued (closed, or the capacity shrank below it); the
-    /// capacity is the one at the moment it failed.
+    /// Failed while queued (closed, or a fixed size shrank below it); the
+    /// size is the one at the moment it failed.
     Failed(AcquireError),
 }
 
@@ -80,6 +83,8 @@ impl AcqModel {
 struct SemModel {
     available: usize,
     capacity: usize,
+    /// `Semaphore::fixed`: the capacity bounds requests and never grows.
+    fixed: bool,
     closed: bool,
     queue: VecDeque<usize>,
     futures: Vec<Option<AcqModel>>,
@@ -104,9 +109,14 @@ impl SemModel {
         }
     }
 
-    /// After the capacity shrank: requests that no longer fit fail, then the
-    /// queue is served.
-    fn settle_after_shrink(&mut self) {
+    /// After the capacity shrank by `n`: on a fixed semaphore, requests that
+    /// no longer fit fail, then the queue is served; on a growable one
+    /// nothing changes for the queue.
+    fn shrink(&mut self, n: usize) {
+        self.capacity -= n;
+        if !self.fixed {
+            return;
+        }
         let capacity = self.capacity;
         let futures = &mut self.futures;
         let woken = &mut self.woken;
@@ -116,7 +126,7 @@ impl SemModel {
             if !fits {
                 let error = AcquireError::TooLarge {
                     requested: future.wanted,
-                    capacity,
+                    max: capacity,
                 };
                 future.settle(id, AcqState::Failed(error), woken);
             }
@@ -126,12 +136,17 @@ impl SemModel {
     }
 
     fn refusal(&self, wanted: usize) -> Option<AcquireError> {
+        let max = if self.fixed {
+            self.capacity
+        } else {
+            Semaphore::MAX_PERMITS
+        };
         if self.closed {
             Some(AcquireError::Closed)
-        } else if wanted > self.capacity {
+        } else if wanted > max {
             Some(AcquireError::TooLarge {
                 requested: wanted,
-                capacity: self.capacity,
+                max,
             })
         } else {
             None
@@ -173,11 +188,16 @@ fn model_poll(model: &mut SemModel, id: usize) -> Option<Result<usize, AcquireEr
     }
 }
 
-fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
-    let sem = Semaphore::new(initial);
+fn run_semaphore(initial: usize, fixed: bool, ops: &[SemOp]) -> Result<(), TestCaseError> {
+    let sem = if fixed {
+        Semaphore::fixed(initial)
+    } else {
+        Semaphore::new(initial)
+    };
     let mut model = SemModel {
         available: initial,
         capacity: initial,
+        fixed,
         closed: false,
         queue: VecDeque::new(),
         futures: Vec::new(),
@@ -194,7 +214,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
             SemOp::TryAcquire(n) => {
                 let real = sem.try_acquire_many(*n);
                 let expected = if let Some(error) = model.refusal(*n) {
-                    Err(TryAcquireError::Failed(error))
+                    Err(TryAcquireError::from(error))
                 } else if model.queue.is_empty() && *n <= model.available {
                     Ok(*n)
                 } else {
@@ -202,7 +222,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
                 };
                 match (real, expected) {
                     (Ok(permit), Ok(n)) => {
-                        prop_assert_eq!(permit.permits(), n);
+                        prop_assert_eq!(permit.num_permits(), n);
                         model.available -= n;
                         model.held.push(n);
                         permits.push(permit);
@@ -233,7 +253,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
                             model.futures[id].as_mut().unwrap().registered = true;
                         }
                         (Poll::Ready(Ok(permit)), Some(Ok(n))) => {
-                            prop_assert_eq!(permit.permits(), n);
+                            prop_assert_eq!(permit.num_permits(), n);
                             permits.push(permit);
                             model.held.push(n);
                             futures[id] = None;
@@ -247,7 +267,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
                         (real, expected) => {
                             return Err(TestCaseError::fail(format!(
                                 "poll of acquire #{id}: got {:?}, the model says {expected:?}",
-                                real.map(|r| r.map(|p| p.permits()))
+                                real.map(|r| r.map(|p| p.num_permits()))
                             )))
                         }
                     }
@@ -282,10 +302,13 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
                 if !permits.is_empty() {
                     let j = index.index(permits.len());
                     permits.swap_remove(j).forget();
-                    model.capacity -= model.held.swap_remove(j);
-                    model.settle_after_shrink();
+                    let n = model.held.swap_remove(j);
+                    model.shrink(n);
                 }
             }
+            // A fixed semaphore never grows (`add_permits` panics on it: a
+            // suite test checks that).
+            SemOp::AddPermits(_) if fixed => {}
             SemOp::AddPermits(k) => {
                 sem.add_permits(*k);
                 model.capacity += k;
@@ -297,8 +320,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
                 let expected = (*k).min(model.available);
                 prop_assert_eq!(removed, expected, "forget_permits({})", k);
                 model.available -= expected;
-                model.capacity -= expected;
-                model.settle_after_shrink();
+                model.shrink(expected);
             }
             SemOp::Close => {
                 sem.close();
@@ -320,11 +342,16 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
             model.capacity,
             "the model conserves permits"
         );
-        prop_assert_eq!(sem.available(), model.available, "available after {:?}", op);
+        prop_assert_eq!(
+            sem.available_permits(),
+            model.available,
+            "available after {:?}",
+            op
+        );
         prop_assert_eq!(sem.capacity(), model.capacity, "capacity after {:?}", op);
         prop_assert_eq!(sem.is_closed(), model.closed);
         prop_assert_eq!(
-            permits.iter().map(Permit::permits).sum::<usize>(),
+            permits.iter().map(Permit::num_permits).sum::<usize>(),
             held,
             "held permits"
         );
@@ -366,7 +393,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
         match (real, model_poll(&mut model, id)) {
             (Poll::Pending, None) => {}
             (Poll::Ready(Ok(permit)), Some(Ok(n))) => {
-                prop_assert_eq!(permit.permits(), n);
+                prop_assert_eq!(permit.num_permits(), n);
                 model.held.push(n);
                 permits.push(permit);
             }
@@ -376,7 +403,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
             (real, expected) => {
                 return Err(TestCaseError::fail(format!(
                     "final poll of acquire #{id}: got {:?}, the model says {expected:?}",
-                    real.map(|r| r.map(|p| p.permits()))
+                    real.map(|r| r.map(|p| p.num_permits()))
                 )))
             }
         }
@@ -386,7 +413,7 @@ fn run_semaphore(initial: usize, ops: &[SemOp]) -> Result<(), TestCaseError> {
     woken.sort_unstable();
     let woken: Vec<usize> = woken.into_iter().map(|(_, id)| id).collect();
     prop_assert_eq!(woken, model.woken, "FIFO: the order of hand-offs");
-    prop_assert_eq!(sem.available(), model.available);
+    prop_assert_eq!(sem.available_permits(), model.available);
     Ok(())
 }
 
@@ -396,40 +423,37 @@ proptest! {
     #[test]
     fn matches_model(
         initial in 0usize..=6,
+        fixed in any::<bool>(),
         ops in prop::collection::vec(sem_op(), 1..60),
     ) {
-        run_semaphore(initial, &ops)?;
+        run_semaphore(initial, fixed, &ops)?;
     }
 }
 
-/// A queued request that fails because the capacity shrank below it reports
-/// the capacity it failed at, even if permits are added before it is polled.
-///
-/// The bug (fixed, found by this model): `Acquire` read
-/// `Semaphore::capacity()` when it was polled, not the capacity it failed at,
-/// so the error here said "requested 3 permits from a semaphore with a
-/// capacity of 7: it could never be granted".
+/// A queued request on a fixed semaphore that fails because the size shrank
+/// below it reports the size it failed at, even if the size shrinks again
+/// before it is polled.
 #[test]
-fn semaphore_too_large_reports_the_capacity_it_failed_at() {
-    let sem = Semaphore::new(3);
+fn semaphore_too_large_reports_the_size_it_failed_at() {
+    let sem = Semaphore::fixed(4);
     let held = sem.try_acquire().unwrap();
-    let mut acquire = Tracked::new(sem.acquire_many(3));
-    assert!(acquire.poll().is_pending()); // 2 free: queued
-    held.forget(); // capacity 2 < 3: the request fails
+    let mut acquire = Tracked::new(sem.acquire_many(4));
+    assert!(acquire.poll().is_pending()); // 3 free: queued
+    held.forget(); // size 3 < 4: the request fails
     assert_eq!(acquire.new_wakes(), 1);
-    sem.add_permits(5); // capacity 7
+    assert_eq!(sem.forget_permits(2), 2); // size 1
     match acquire.poll() {
         Poll::Ready(Err(error)) => assert_eq!(
             error,
             AcquireError::TooLarge {
-                requested: 3,
-                capacity: 2
+                requested: 4,
+                max: 3
             },
             "{error}"
         ),
         other => panic!(
             "expected TooLarge, got {:?}",
-            other.map(|r| r.map(|p| p.permits()))
+            other.map(|r| r.map(|p| p.num_permits()))
         ),
     }
 }

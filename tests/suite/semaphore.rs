@@ -9,13 +9,65 @@ use std::time::Duration;
 use taskgroup::runtime::Runtime;
 use taskgroup::{AcquireError, Semaphore, TryAcquireError};
 
-use crate::common::{poll_once, runtime_tests, spawn_joinable, CountingWaker};
+use crate::common::{fail_on_hang, poll_once, runtime_tests, spawn_joinable, CountingWaker};
 
-fn too_large(requested: usize, capacity: usize) -> AcquireError {
-    AcquireError::TooLarge {
-        requested,
-        capacity,
+/// Spawns `acquire_many(n)` on `rt` and returns once it is queued (polled
+/// `Pending` once), with the task that finishes it: `Ok(permits)` or the
+/// error.
+async fn queued_acquire<R: Runtime>(
+    rt: &R,
+    sem: &Semaphore,
+    n: usize,
+) -> impl std::future::Future<Output = Result<usize, AcquireError>> {
+    let queued = taskgroup::Latch::new(1);
+    let (sem, signal) = (sem.clone(), queued.clone());
+    let task = spawn_joinable(rt, async move {
+        let acquire = sem.acquire_many(n);
+        futures::pin_mut!(acquire);
+        assert!(
+            futures::poll!(acquire.as_mut()).is_pending(),
+            "the request must queue"
+        );
+        signal.count_down();
+        acquire.await.map(|permit| permit.num_permits())
+    });
+    queued.wait().await;
+    task
+}
+
+/// A pool in the style tokio's docs teach: a permit per object, forgotten
+/// while the object is out and added back when it returns.
+struct Pool {
+    objects: std::sync::Mutex<Vec<usize>>,
+    free: Semaphore,
+}
+
+impl Pool {
+    fn new(size: usize) -> Self {
+        Self {
+            objects: std::sync::Mutex::new((0..size).collect()),
+            free: Semaphore::new(size),
+        }
     }
+
+    async fn check_out(&self) -> Result<usize, AcquireError> {
+        self.free.acquire().await?.forget();
+        Ok(self
+            .objects
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("a permit means an object"))
+    }
+
+    fn check_in(&self, object: usize) {
+        self.objects.lock().unwrap().push(object);
+        self.free.add_permits(1);
+    }
+}
+
+fn too_large(requested: usize, max: usize) -> AcquireError {
+    AcquireError::TooLarge { requested, max }
 }
 
 runtime_tests! {
@@ -23,11 +75,11 @@ runtime_tests! {
         let sem = Semaphore::new(3);
         let one = sem.acquire().await.unwrap();
         let two = sem.acquire_many(2).await.unwrap();
-        assert_eq!((one.permits(), two.permits(), sem.available()), (1, 2, 0));
+        assert_eq!((one.num_permits(), two.num_permits(), sem.available_permits()), (1, 2, 0));
         drop(two);
-        assert_eq!(sem.available(), 2);
+        assert_eq!(sem.available_permits(), 2);
         drop(one);
-        assert_eq!(sem.available(), 3);
+        assert_eq!(sem.available_permits(), 3);
     }
 
     async fn waiters_run_as_permits_free_up(rt) {
@@ -50,17 +102,145 @@ runtime_tests! {
             task.await;
         }
         assert_eq!(high_water.load(Ordering::SeqCst), PERMITS);
-        assert_eq!(sem.available(), PERMITS);
+        assert_eq!(sem.available_permits(), PERMITS);
     }
 
-    async fn too_large_request_fails_at_once(rt) {
-        let sem = Semaphore::new(30);
+    async fn too_large_request_on_a_fixed_semaphore_fails_at_once(rt) {
+        let sem = Semaphore::fixed(30);
         assert_eq!(sem.acquire_many(31).await.unwrap_err(), too_large(31, 30));
         assert_eq!(
             sem.try_acquire_many(31).unwrap_err(),
-            TryAcquireError::Failed(too_large(31, 30))
+            TryAcquireError::TooLarge { requested: 31, max: 30 }
         );
-        assert_eq!(sem.available(), 30, "a refused request takes nothing");
+        assert_eq!(sem.available_permits(), 30, "a refused request takes nothing");
+    }
+
+    // The regression table: a growable semaphore waits while a request could
+    // still be granted.
+
+    async fn an_empty_semaphore_filled_later_serves_the_waiter(rt) {
+        let sem = Semaphore::new(0);
+        let waiter = queued_acquire(&rt, &sem, 1).await;
+        sem.add_permits(1);
+        assert_eq!(waiter.await, Ok(1));
+        assert_eq!(sem.available_permits(), 1);
+    }
+
+    async fn a_forgotten_permit_added_back_serves_the_queued_waiter(rt) {
+        let sem = Semaphore::new(1);
+        let held = sem.acquire().await.unwrap();
+        let waiter = queued_acquire(&rt, &sem, 1).await;
+        held.forget(); // capacity 0: the waiter keeps waiting
+        assert_eq!(sem.capacity(), 0);
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+        sem.add_permits(1);
+        assert_eq!(waiter.await, Ok(1));
+        assert_eq!((sem.available_permits(), sem.capacity()), (1, 1));
+    }
+
+    async fn try_acquire_after_forget_finds_no_permits(rt) {
+        let sem = Semaphore::new(1);
+        sem.try_acquire().unwrap().forget();
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+        assert_eq!(sem.try_acquire_many(2).unwrap_err(), TryAcquireError::NoPermits);
+        sem.add_permits(1);
+        assert_eq!(sem.try_acquire().unwrap().num_permits(), 1);
+    }
+
+    async fn a_request_above_max_permits_fails_at_once(rt) {
+        let sem = Semaphore::new(0);
+        let requested = Semaphore::MAX_PERMITS + 1;
+        let max = Semaphore::MAX_PERMITS;
+        assert_eq!(sem.acquire_many(requested).await.unwrap_err(), too_large(requested, max));
+        assert_eq!(
+            sem.try_acquire_many(requested).unwrap_err(),
+            TryAcquireError::TooLarge { requested, max }
+        );
+        // MAX_PERMITS itself may still be granted, once added: it waits.
+        let waiter = queued_acquire(&rt, &sem, max).await;
+        sem.add_permits(max);
+        assert_eq!(waiter.await, Ok(max));
+    }
+
+    // tokio's semaphore behaviours that users build on.
+
+    async fn a_pool_that_forgets_and_adds_back_never_fails(rt) {
+        const OBJECTS: usize = 2;
+        let pool = Arc::new(Pool::new(OBJECTS));
+        let (out, high_water) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (pool, out, high_water, sleeper) =
+                    (pool.clone(), out.clone(), high_water.clone(), rt.clone());
+                spawn_joinable(&rt, async move {
+                    for _ in 0..5 {
+                        let object = pool.check_out().await?;
+                        high_water.fetch_max(out.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                        sleeper.sleep(Duration::from_micros(50)).await;
+                        out.fetch_sub(1, Ordering::SeqCst);
+                        pool.check_in(object);
+                    }
+                    Ok::<_, AcquireError>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await, Ok(()), "every checkout waits for an object");
+        }
+        assert_eq!(high_water.load(Ordering::SeqCst), OBJECTS);
+        assert_eq!(pool.objects.lock().unwrap().len(), OBJECTS);
+        assert_eq!((pool.free.available_permits(), pool.free.capacity()), (OBJECTS, OBJECTS));
+    }
+
+    async fn a_token_bucket_refilled_by_a_task_serves_every_request(rt) {
+        // tokio's token bucket: a refill task adds a token at each tick while
+        // the bucket is below its capacity; each request takes a token and
+        // forgets it.
+        const CAPACITY: usize = 3;
+        const REQUESTS: usize = 12;
+        let bucket = Semaphore::new(0);
+        let served = Arc::new(AtomicUsize::new(0));
+        let refill = spawn_joinable(&rt, {
+            let (bucket, served, sleeper) = (bucket.clone(), served.clone(), rt.clone());
+            async move {
+                let mut most = 0;
+                while served.load(Ordering::SeqCst) < REQUESTS {
+                    sleeper.sleep(Duration::from_micros(100)).await;
+                    if bucket.available_permits() < CAPACITY {
+                        bucket.add_permits(1);
+                    }
+                    most = most.max(bucket.available_permits());
+                }
+                most
+            }
+        });
+        let requests: Vec<_> = (0..REQUESTS)
+            .map(|_| {
+                let (bucket, served) = (bucket.clone(), served.clone());
+                spawn_joinable(&rt, async move {
+                    bucket.acquire().await?.forget();
+                    served.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, AcquireError>(())
+                })
+            })
+            .collect();
+        for request in requests {
+            assert_eq!(request.await, Ok(()));
+        }
+        assert!(refill.await <= CAPACITY, "the bucket never holds more than its capacity");
+        assert_eq!(served.load(Ordering::SeqCst), REQUESTS);
+    }
+
+    async fn close_fails_every_queued_waiter(rt) {
+        let sem = Semaphore::new(0);
+        let one = queued_acquire(&rt, &sem, 1).await;
+        let many = queued_acquire(&rt, &sem, 3).await;
+        sem.close();
+        assert_eq!(one.await, Err(AcquireError::Closed));
+        assert_eq!(many.await, Err(AcquireError::Closed));
+        sem.add_permits(5); // a closed semaphore stays closed
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::Closed);
+        assert_eq!(sem.acquire().await.unwrap_err(), AcquireError::Closed);
     }
 
     async fn close_fails_queued_and_later_acquires(rt) {
@@ -68,14 +248,14 @@ runtime_tests! {
         let held = sem.acquire().await.unwrap();
         let waiter = spawn_joinable(&rt, {
             let sem = sem.clone();
-            async move { sem.acquire().await.map(|p| p.permits()) }
+            async move { sem.acquire().await.map(|p| p.num_permits()) }
         });
         rt.sleep(Duration::from_millis(2)).await;
         sem.close();
         assert_eq!(waiter.await, Err(AcquireError::Closed));
         assert_eq!(sem.acquire().await.unwrap_err(), AcquireError::Closed);
         drop(held); // permits held across a close still return
-        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.available_permits(), 1);
     }
 
     async fn waiters_are_served_in_fifo_order(rt) {
@@ -139,7 +319,7 @@ runtime_tests! {
         for thread in threads {
             thread.join().unwrap();
         }
-        assert_eq!(sem.available(), 2);
+        assert_eq!(sem.available_permits(), 2);
     }
 
     async fn weighted_stress_conserves_permits(rt) {
@@ -178,7 +358,7 @@ runtime_tests! {
         for task in tasks {
             task.await;
         }
-        assert_eq!(sem.available(), CAPACITY);
+        assert_eq!(sem.available_permits(), CAPACITY);
         assert_eq!(sem.capacity(), CAPACITY);
     }
 }
@@ -205,12 +385,71 @@ mod threads {
         for waiter in waiters {
             waiter.join().unwrap();
         }
-        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.available_permits(), 1);
+    }
+
+    #[test]
+    fn a_blocking_acquire_on_an_empty_semaphore_waits_for_add_permits() {
+        fail_on_hang(
+            "a_blocking_acquire_on_an_empty_semaphore_waits_for_add_permits",
+            || {
+                let sem = Semaphore::new(0);
+                let waiter = std::thread::spawn({
+                    let sem = sem.clone();
+                    move || sem.acquire_many_blocking(2).map(|p| p.num_permits())
+                });
+                sem.add_permits(1);
+                sem.add_permits(1);
+                assert_eq!(waiter.join().unwrap(), Ok(2));
+            },
+        );
+    }
+
+    #[cfg(panic = "unwind")]
+    #[test]
+    #[should_panic(expected = "add_permits on a fixed-size semaphore")]
+    fn add_permits_on_a_fixed_semaphore_panics() {
+        Semaphore::fixed(1).add_permits(1);
+    }
+
+    #[cfg(panic = "unwind")]
+    #[test]
+    #[should_panic(expected = "would exceed Semaphore::MAX_PERMITS")]
+    fn add_permits_beyond_max_permits_panics() {
+        let sem = Semaphore::new(Semaphore::MAX_PERMITS - 1);
+        sem.add_permits(1); // exactly MAX_PERMITS: fine
+        sem.add_permits(1);
+    }
+
+    #[cfg(panic = "unwind")]
+    #[test]
+    #[should_panic(expected = "different semaphores")]
+    fn merging_permits_of_two_semaphores_panics() {
+        let (a, b) = (Semaphore::new(1), Semaphore::new(1));
+        let mut permit = a.try_acquire().unwrap();
+        permit.merge(b.try_acquire().unwrap());
+    }
+
+    #[test]
+    fn split_and_merged_permits_return_exactly_what_they_hold() {
+        let sem = Semaphore::new(5);
+        let mut four = sem.try_acquire_many(4).unwrap();
+        let one = four.split(1).unwrap();
+        assert!(
+            four.split(4).is_none(),
+            "three left: a split of four is refused"
+        );
+        drop(one);
+        assert_eq!(sem.available_permits(), 2);
+        four.merge(sem.try_acquire().unwrap());
+        assert_eq!(four.num_permits(), 4);
+        four.forget();
+        assert_eq!((sem.available_permits(), sem.capacity()), (1, 1));
     }
 
     #[test]
     fn blocking_errors_are_immediate() {
-        let sem = Semaphore::new(2);
+        let sem = Semaphore::fixed(2);
         assert_eq!(sem.acquire_many_blocking(3).unwrap_err(), too_large(3, 2));
         sem.close();
         assert_eq!(sem.acquire_blocking().unwrap_err(), AcquireError::Closed);
@@ -220,12 +459,25 @@ mod threads {
     fn errors_explain_themselves() {
         assert_eq!(
             too_large(31, 30).to_string(),
-            "requested 31 permits from a semaphore with a capacity of 30: it could never be granted"
+            "requested 31 permits from a semaphore that can never grant more than 30"
         );
         assert_eq!(AcquireError::Closed.to_string(), "semaphore closed");
+        assert_eq!(TryAcquireError::Closed.to_string(), "semaphore closed");
+        assert_eq!(
+            TryAcquireError::NoPermits.to_string(),
+            "no permits available now"
+        );
+        assert_eq!(
+            TryAcquireError::TooLarge {
+                requested: 3,
+                max: 2
+            }
+            .to_string(),
+            too_large(3, 2).to_string()
+        );
         assert_eq!(
             format!("{:?}", Semaphore::new(2)),
-            "Semaphore { available: 2, capacity: 2, queued: 0, closed: false }"
+            "Semaphore { available: 2, capacity: 2, fixed: false, queued: false, closed: false }"
         );
     }
 }
@@ -292,9 +544,9 @@ mod manual_poll {
         let mut waiter = sem.acquire();
         assert!(poll_once(&mut waiter, Waker::noop()).is_pending());
         drop(held); // granted to the waiter, which never sees it
-        assert_eq!(sem.available(), 0);
+        assert_eq!(sem.available_permits(), 0);
         drop(waiter);
-        assert_eq!(sem.available(), 1);
+        assert_eq!(sem.available_permits(), 1);
     }
 
     #[test]
@@ -314,13 +566,26 @@ mod manual_poll {
     }
 
     #[test]
+    fn shrinking_a_growable_semaphore_leaves_the_queue_waiting() {
+        let sem = Semaphore::new(4);
+        let held = sem.try_acquire_many(2).unwrap();
+        let (wakes, waker) = CountingWaker::new();
+        let mut big = sem.acquire_many(4);
+        assert!(poll_once(&mut big, &waker).is_pending());
+        assert_eq!(sem.forget_permits(5), 2, "only the free ones");
+        held.forget();
+        assert_eq!(sem.capacity(), 0);
+        assert_eq!(wakes.wakes(), 0, "a shrink fails nobody and wakes nobody");
+        assert!(poll_once(&mut big, &waker).is_pending());
+        sem.add_permits(3);
+        assert_eq!(wakes.wakes(), 0, "three of four: still waiting");
+        sem.add_permits(1);
+        assert_eq!(wakes.wakes(), 1);
+        assert!(matches!(poll_once(&mut big, &waker), Poll::Ready(Ok(p)) if p.num_permits() == 4));
+    }
+
+    #[test]
     fn add_permits_serves_the_queue() {
-        let sem = Semaphore::new(0);
-        let mut waiter = sem.acquire_many(2);
-        assert_eq!(
-            poll_once(&mut waiter, Waker::noop()).map(|r| r.map(|p| p.permits())),
-            Poll::Ready(Err(too_large(2, 0)))
-        );
         let sem = Semaphore::new(1);
         let _held = sem.try_acquire().unwrap();
         let mut waiter = sem.acquire();
@@ -334,17 +599,17 @@ mod manual_poll {
     }
 
     #[test]
-    fn shrinking_below_a_queued_request_fails_it() {
-        let sem = Semaphore::new(4);
+    fn shrinking_a_fixed_semaphore_below_a_queued_request_fails_it() {
+        let sem = Semaphore::fixed(4);
         let held = sem.try_acquire_many(2).unwrap();
         let mut big = sem.acquire_many(4);
         assert!(poll_once(&mut big, Waker::noop()).is_pending());
         assert_eq!(sem.forget_permits(1), 1);
         assert_eq!(
-            poll_once(&mut big, Waker::noop()).map(|r| r.map(|p| p.permits())),
+            poll_once(&mut big, Waker::noop()).map(|r| r.map(|p| p.num_permits())),
             Poll::Ready(Err(too_large(4, 3)))
         );
         held.forget();
-        assert_eq!((sem.available(), sem.capacity()), (1, 1));
+        assert_eq!((sem.available_permits(), sem.capacity()), (1, 1));
     }
 }
