@@ -77,10 +77,12 @@ pub(crate) type IdentifiedOutcome<T, E> = (TaskId, Result<T, GroupError<E>>);
 ///
 /// [`child`](ErrGroup::child) makes a group whose token is a child of this
 /// group's: cancelling the parent cancels the child's tasks, and the parent's
-/// join waits until the child has been joined or dropped and its tasks are
-/// gone. A child's errors go to whoever joins the child; they reach the parent
-/// when that code returns them (`child.join().await` inside a parent task,
-/// with `?`), as with Python's nested task groups.
+/// join waits for the child's *tasks* (not for the child's handle: a child
+/// kept alive elsewhere never hangs its parent). Once the parent is joined,
+/// the child refuses new tasks with [`SpawnError::Closed`]. A child's errors
+/// go to whoever joins the child; they reach the parent when that code
+/// returns them (`child.join().await` inside a parent task, with `?`), as
+/// with Python's nested task groups.
 ///
 /// # Examples
 ///

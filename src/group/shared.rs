@@ -13,16 +13,17 @@
 //!   ```text
 //!    usize::BITS-1 ...................... 2       1            0
 //!   +---------------------------------------+-----------+--------------+
-//!   |  count: unrecorded tasks + unfinished |     L     |      S       |
+//!   |  count: unrecorded tasks, own and of  |     L     |      S       |
 //!   |  child groups (ONE = 1 << 2 each)     | LISTENING | SETTLED_ONLY |
 //!   +---------------------------------------+-----------+--------------+
 //!   ```
 //!
 //!   - count: tasks spawned whose outcome is not recorded yet (queued or
-//!     running), plus child groups not finished yet. Raised under the lock
-//!     by `admit` and by a child's link; lowered by exactly one `record` per
-//!     task (after its outcome is in `outcomes`) and one `child_finished`
-//!     per child. The group is *settled* when the count is zero.
+//!     running), plus the tasks of child groups not recorded yet. Raised
+//!     under the lock by `admit` and by a child's `admit_descendant`;
+//!     lowered by exactly one `record` per task (after its outcome is in
+//!     `outcomes`) and one `descendant_settled` per child task. The group is
+//!     *settled* when the count is zero.
 //!   - `S` (`SETTLED_ONLY`): wake the joiner only when the group settles
 //!     (`join`, `join_all`: one wake-up per join, not one per task), else at
 //!     every recorded outcome (`join_next`).
@@ -40,11 +41,9 @@
 //!   necessarily that task's: it only has to stay bounded by the tasks not
 //!   joined yet), and all of them once the group is settled, when every
 //!   task is done.
-//! * Under the lock ([`State`], private to this file): `next_index`;
-//!   `live_children` (for `len` and `Debug`); with a limit, the slots in use
-//!   and the jobs waiting for one (see `limit.rs`); `cause`, the first
-//!   reason the group cancelled its tasks; `closed`, `handle_gone` and the
-//!   link to the parent group.
+//! * Under the lock ([`State`], private to this file): `next_index`; with a
+//!   limit, the slots in use and the jobs waiting for one (see `limit.rs`);
+//!   `cause`, the first reason the group cancelled its tasks; `closed`.
 //! * Fixed when the group is built, read without the lock: [`Config`] and
 //!   the outside parent token.
 //!
@@ -63,10 +62,14 @@
 //! `join_next` borrows it mutably), and the wake at zero is never skipped
 //! once a joiner listens.
 //!
-//! A group is *finished* (its parent stops waiting for it) when it is settled
-//! and its handle is gone. The task that settles it and `close` both check
-//! that under the lock, after their own write, so whichever comes second sees
-//! the other's, and the parent link is taken once.
+//! # Child groups
+//!
+//! A child group's tasks count in its parent (and its parent's parents) as
+//! well: admitted under each group's lock, child first, after each group's
+//! `closed` check, and settled in each after the outcome is recorded in the
+//! child. So a parent's join waits for its children's *tasks*, never for
+//! their handles, and once a parent is joined (closed) its children refuse
+//! new tasks as closed too.
 
 use core::task::{Context, Poll};
 use std::collections::VecDeque;
@@ -99,7 +102,7 @@ pub(crate) enum Admitted<Tk> {
 const SETTLED_ONLY: usize = 1;
 /// `unsettled`: a joiner has looked for outcomes and may be parked.
 const LISTENING: usize = 2;
-/// `unsettled`: one task or child group.
+/// `unsettled`: one task (of this group or of a child group).
 const ONE: usize = 4;
 
 /// A group's settings, fixed when it is built (read without the lock).
@@ -133,8 +136,11 @@ pub(crate) struct Shared<T, E> {
     /// Unrecorded tasks plus unfinished child groups, `SETTLED_ONLY` and
     /// `LISTENING` (see the module docs).
     unsettled: AtomicUsize,
-    /// Whether this is a child group (its parent waits for it).
-    is_child: bool,
+    /// The link to the parent group, for a child group: the parent counts
+    /// this group's tasks as its own, until they are recorded.
+    parent: Option<Box<dyn ChildLink>>,
+    /// Of `unsettled`'s count, the tasks of child groups (for `len`).
+    descendants: AtomicUsize,
     /// Recorded outcomes, in the order they finished.
     outcomes: Queue<Finished<T, E>>,
     /// The runtime's handles of the tasks not joined yet (about).
@@ -155,15 +161,9 @@ struct State {
     cause: Option<CancelCause>,
     /// A limited group's slots and queue.
     limiter: Limiter,
-    /// Child groups not finished yet (for `len` and `Debug`).
-    live_children: usize,
-    /// The `ErrGroup` was joined or dropped.
-    handle_gone: bool,
     /// No new tasks: set by `close`, by a `join` that found the group
     /// settled, and when the handle is gone.
     closed: bool,
-    /// The link to the parent group, until this group is finished.
-    parent: Option<Box<dyn ChildLink>>,
     /// Where each unfinished task was spawned, by spawn index.
     #[cfg(feature = "diagnostics")]
     origins: std::collections::BTreeMap<usize, crate::diagnostics::Origin>,
@@ -171,8 +171,12 @@ struct State {
 
 /// What a child group needs of its parent, whatever the parent's `T`/`E`.
 pub(crate) trait ChildLink: Send + Sync {
-    /// The child group finished: the parent stops waiting for it.
-    fn child_finished(&self);
+    /// A task of the child (or of its children) was admitted: the parent
+    /// (and its own parents) wait for it too. `false`, counting nothing, if
+    /// the parent (or one of its parents) is closed: then so is the child.
+    fn admit_descendant(&self) -> bool;
+    /// A task counted by `admit_descendant` recorded its outcome.
+    fn descendant_settled(&self);
     /// Whether the parent's token is cancelled (then the child's cause is
     /// `Parent`).
     fn is_cancelled(&self) -> bool;
@@ -181,11 +185,31 @@ pub(crate) trait ChildLink: Send + Sync {
 struct ParentLink<T, E>(Arc<Shared<T, E>>);
 
 impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
-    fn child_finished(&self) {
-        // `live_children` first: `len` may count the child a moment too
-        // long, never too short.
-        self.0.lock().live_children -= 1;
+    fn admit_descendant(&self) -> bool {
+        // Locks go child to parent, never the other way: no lock order cycle.
+        let mut state = self.0.lock();
+        if state.closed
+            || !self
+                .0
+                .parent
+                .as_ref()
+                .is_none_or(|up| up.admit_descendant())
+        {
+            return false;
+        }
+        self.0.descendants.fetch_add(1, Ordering::Relaxed);
+        // Counted under the lock, as a task of this group would be: a join
+        // that finds this group settled (under the lock) never misses it.
+        self.0.count_spawned(&mut state);
+        true
+    }
+
+    fn descendant_settled(&self) {
+        self.0.descendants.fetch_sub(1, Ordering::Relaxed);
         self.0.settle_one();
+        if let Some(up) = &self.0.parent {
+            up.descendant_settled();
+        }
     }
 
     fn is_cancelled(&self) -> bool {
@@ -197,7 +221,7 @@ impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
 pub(crate) trait ParentGroup: Send + Sync {
     /// The parent's token (a child's token is made under it).
     fn token(&self) -> &CancellationToken;
-    /// A new child group's link: from now on the parent waits for it.
+    /// A new child group's link to this one.
     fn link_child(&self) -> Box<dyn ChildLink>;
     /// The parent's span (the child's span is made under it).
     #[cfg(feature = "tracing")]
@@ -217,10 +241,6 @@ impl<T: Send + 'static, E: Send + 'static> ParentGroup for ParentLink<T, E> {
     }
 
     fn link_child(&self) -> Box<dyn ChildLink> {
-        let mut state = self.0.lock();
-        state.live_children += 1;
-        self.0.count_spawned(&mut state);
-        drop(state);
         Box::new(ParentLink(Arc::clone(&self.0)))
     }
 
@@ -252,17 +272,15 @@ impl<T, E> Shared<T, E> {
             parent_token,
             handle_gone: CancellationToken::new(),
             unsettled: AtomicUsize::new(0),
-            is_child: parent.is_some(),
+            parent,
+            descendants: AtomicUsize::new(0),
             outcomes: Queue::new(),
             handles: Queue::new(),
             state: Mutex::new(State {
                 next_index: 0,
                 cause: None,
                 limiter: Limiter::default(),
-                live_children: 0,
-                handle_gone: false,
                 closed: false,
-                parent,
                 #[cfg(feature = "diagnostics")]
                 origins: std::collections::BTreeMap::new(),
             }),
@@ -322,10 +340,15 @@ impl<T, E> Shared<T, E> {
         Tk: core::future::Future<Output = ()> + Send + 'static,
     {
         let mut state = self.lock();
-        if state.closed {
+        // A child group is closed with its parent: the parent's join does
+        // not wait for a task it refused.
+        if state.closed || !self.parent.as_ref().is_none_or(|up| up.admit_descendant()) {
             return Err(SpawnError::Closed(future));
         }
         let Some(placement) = state.limiter.place(self.config.limit, refuse_when_full) else {
+            if let Some(up) = &self.parent {
+                up.descendant_settled();
+            }
             return Err(SpawnError::Full(future));
         };
         let index = state.next_index;
@@ -378,9 +401,9 @@ impl<T, E> Shared<T, E> {
 
     /// Tasks not recorded yet, and outcomes not taken yet (a snapshot).
     pub(crate) fn unfinished_and_unjoined(&self) -> (usize, usize) {
-        let live_children = self.lock().live_children;
+        let descendants = self.descendants.load(Ordering::Relaxed);
         let unsettled = self.unsettled.load(Ordering::Acquire) / ONE;
-        (unsettled.saturating_sub(live_children), self.outcomes.len())
+        (unsettled.saturating_sub(descendants), self.outcomes.len())
     }
 
     /// Records the outcome of task `index`; cancels the group on its first
@@ -404,6 +427,11 @@ impl<T, E> Shared<T, E> {
             self.token.cancel();
         }
         self.wake_joiner(before);
+        // The parent waits for this task too; it hears of it last, when the
+        // outcome is in here.
+        if let Some(up) = &self.parent {
+            up.descendant_settled();
+        }
     }
 
     /// The result for an outcome other than success, under the lock: the
@@ -435,29 +463,12 @@ impl<T, E> Shared<T, E> {
         self.wake_joiner(before);
     }
 
-    /// After a task or child settled (`before`: `unsettled` before it was
-    /// lowered): wakes the joiner if it waits for this, and, if the group is
-    /// now finished for good, tells the parent (once).
+    /// After a task settled (`before`: `unsettled` before it was lowered):
+    /// wakes the joiner if it waits for this.
     fn wake_joiner(&self, before: usize) {
         let settled = before / ONE == 1;
         if before & LISTENING != 0 && (settled || before & SETTLED_ONLY == 0) {
             self.finished.notify(usize::MAX);
-        }
-        if settled && self.is_child {
-            let parent = self.take_parent_if_finished(&mut self.lock());
-            if let Some(parent) = parent {
-                parent.child_finished();
-            }
-        }
-    }
-
-    /// The link to the parent, once this group is finished for good (taken
-    /// once, so the parent hears of it once). Called under the lock.
-    fn take_parent_if_finished(&self, state: &mut State) -> Option<Box<dyn ChildLink>> {
-        if state.handle_gone && self.unsettled.load(Ordering::Acquire) / ONE == 0 {
-            state.parent.take()
-        } else {
-            None
         }
     }
 
@@ -482,7 +493,7 @@ impl<T, E> Shared<T, E> {
     /// Recorded the first time it is worked out, so it does not change when
     /// the parent link is dropped later.
     fn cause_of_cancel(&self, state: &mut State) -> CancelCause {
-        let parent_cancelled = state.parent.as_ref().is_some_and(|p| p.is_cancelled())
+        let parent_cancelled = self.parent.as_ref().is_some_and(|p| p.is_cancelled())
             || self
                 .parent_token
                 .as_ref()
@@ -514,9 +525,8 @@ impl<T, E> Shared<T, E> {
     /// The group's handle is gone; `joined` says whether it was joined (else
     /// it was dropped, which cancels what is left).
     pub(crate) fn close(&self, joined: bool) {
-        let parent = {
+        {
             let mut state = self.lock();
-            state.handle_gone = true;
             state.closed = true;
             if !joined {
                 if self.token.is_cancelled() {
@@ -527,15 +537,11 @@ impl<T, E> Shared<T, E> {
                     state.cause.get_or_insert(CancelCause::GroupDropped);
                 }
             }
-            self.take_parent_if_finished(&mut state)
-        };
+        }
         if !joined {
             self.token.cancel();
         }
         self.handle_gone.cancel();
-        if let Some(parent) = parent {
-            parent.child_finished();
-        }
     }
 
     /// A worker's next queued job; `None` gives the worker's slot back.

@@ -385,6 +385,45 @@ runtime_tests! {
         assert!(matches!(outcomes[1], Err(GroupError::Cancelled(CancelCause::Deadline))));
     }
 
+    async fn a_parent_join_waits_for_child_tasks_not_for_a_live_child_handle(rt) {
+        let parent = ErrGroup::<u32, (), _>::new(rt.clone());
+        let child = parent.child::<u32, ()>();
+        let grandchild = child.child::<u32, ()>();
+        let gate = Latch::new(1);
+        let (opened, finished) = (gate.clone(), Arc::new(AtomicUsize::new(0)));
+        let done = finished.clone();
+        grandchild.spawn(async move {
+            opened.wait().await;
+            done.fetch_add(1, Ordering::SeqCst);
+            Ok(7)
+        }).unwrap();
+        parent.spawn(async { Ok(1) }).unwrap();
+        let release = rt.clone();
+        rt.spawn(async move {
+            release.sleep(Duration::from_millis(5)).await;
+            gate.count_down();
+        });
+        // Both child handles are alive here: the join waits for the
+        // grandchild's task, then returns.
+        assert_eq!(parent.join().await.unwrap(), vec![1]);
+        assert_eq!(finished.load(Ordering::SeqCst), 1, "the join waited for the grandchild's task");
+        // The parent is joined: its children are closed for new tasks...
+        assert!(child.spawn(async { Ok(2) }).unwrap_err().is_closed());
+        assert!(grandchild.try_spawn(async { Ok(3) }).unwrap_err().is_closed());
+        // ...and still hand over what their tasks produced.
+        assert_eq!(grandchild.join().await.unwrap(), vec![7]);
+        assert_eq!(child.join().await.unwrap(), Vec::<u32>::new());
+    }
+
+    async fn an_idle_child_never_hangs_its_parent(rt) {
+        let parent = ErrGroup::<(), (), _>::new(rt.clone());
+        let child = parent.child::<(), ()>();
+        parent.spawn(async { Ok(()) }).unwrap();
+        parent.join().await.unwrap();
+        assert!(child.spawn(async { Ok(()) }).unwrap_err().is_closed());
+        drop(child);
+    }
+
     async fn poll_join_next_yields_each_outcome_then_none(rt) {
         let mut group = ErrGroup::<u32, (), _>::new(rt.clone());
         for n in 0..3 {
