@@ -8,7 +8,9 @@
 //!   "yes" in its `default` column exactly for the default ones;
 //! * the sentence "With default features the crate depends only on …" names
 //!   exactly the crates a default build depends on: the non-optional
-//!   `[dependencies]` plus the optional ones the default features enable.
+//!   `[dependencies]` plus the optional ones the default features enable;
+//! * the README's paragraph "Rust <version> or newer …" states Cargo.toml's
+//!   `rust-version` and the declared floor of every dependency it names.
 //!
 //! So a new type, feature or dependency cannot go into one of them alone.
 //! (Plain text over the three files: no runtime, no dependency.)
@@ -259,6 +261,77 @@ fn readme_and_crate_docs_name_exactly_the_default_dependencies() {
         named_dependencies(&crate_docs(), "src/lib.rs"),
         expected,
         "src/lib.rs: the default dependencies are not those of Cargo.toml"
+    );
+}
+
+/// `version` padded to three parts: "2" -> "2.0.0", "1.22" -> "1.22.0".
+fn full_version(version: &str) -> String {
+    let mut parts: Vec<&str> = version.split('.').collect();
+    parts.resize(3, "0");
+    parts.join(".")
+}
+
+/// The version requirement of each `[dependencies]` entry, padded.
+fn dependency_floors() -> BTreeMap<String, String> {
+    manifest_tables()
+        .remove("dependencies")
+        .expect("Cargo.toml has a [dependencies] table")
+        .into_iter()
+        .map(|(name, value)| {
+            let version = if value.starts_with('"') {
+                strings(&value)[0].clone()
+            } else {
+                let at = value.find("version").expect("a version requirement");
+                strings(&value[at..])[0].clone()
+            };
+            (name, full_version(version.trim_start_matches(['^', '='])))
+        })
+        .collect()
+}
+
+#[test]
+fn readme_states_the_declared_rust_version_and_dependency_floors() {
+    let start = README
+        .find("\nRust ")
+        .expect("README.md: no paragraph \"Rust <version> or newer\"")
+        + 1;
+    let paragraph = README[start..].split("\n\n").next().unwrap();
+    let words: Vec<&str> = paragraph
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|word| !word.is_empty())
+        .collect();
+
+    let rust_version = manifest_tables()
+        .remove("package")
+        .unwrap()
+        .into_iter()
+        .find(|(key, _)| key == "rust-version")
+        .map(|(_, value)| strings(&value)[0].clone())
+        .expect("Cargo.toml declares a rust-version");
+    assert_eq!(
+        words[1], rust_version,
+        "README.md: the Rust version is not Cargo.toml's rust-version"
+    );
+
+    let floors = dependency_floors();
+    let mut stated = 0;
+    for pair in words.windows(2) {
+        if let Some(floor) = floors.get(pair[0]) {
+            if pair[1].starts_with(|c: char| c.is_ascii_digit()) {
+                assert_eq!(
+                    &full_version(pair[1]),
+                    floor,
+                    "README.md states {} {}, Cargo.toml declares {floor}",
+                    pair[0],
+                    pair[1]
+                );
+                stated += 1;
+            }
+        }
+    }
+    assert!(
+        stated > 0,
+        "README.md: no dependency floor found in {paragraph:?}"
     );
 }
 
