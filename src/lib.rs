@@ -9,12 +9,12 @@
 //!
 //! | type | what it is | like |
 //! |------|------------|------|
-//! | [`WaitGroup`] | a counter of outstanding work; wait for zero; reusable | Go `sync.WaitGroup`, crossbeam `WaitGroup` |
-//! | [`Latch`] | a fixed count-down gate that stays open | Java `CountDownLatch`, C++ `std::latch` |
-//! | [`CancellationToken`] | a tree of cancellation signals | Go `context.WithCancel`, tokio-util `CancellationToken` |
-//! | [`Semaphore`] | weighted, FIFO-fair permits; growable (a request waits while it could be granted) or [fixed](Semaphore::fixed) (an impossible request fails at once) | tokio `Semaphore`, Go `semaphore.Weighted` |
-//! | [`ErrGroup`] | spawn fallible tasks; all results in order, or the first error with the rest cancelled | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
-//! | [`runtime::Runtime`] | spawn + sleep, implemented per runtime | — |
+//! | [`WaitGroup`] | counter of outstanding work; `wait()` for zero; reusable; `enter()` guards | Go `sync.WaitGroup`, crossbeam `WaitGroup` |
+//! | [`Latch`] | fixed count-down gate that stays open; `arrive_and_wait()` | Java `CountDownLatch`, C++ `std::latch` |
+//! | [`CancellationToken`] | tree of cancellation signals; `run_until_cancelled`, `drop_guard` | Go `context.WithCancel`, tokio-util `CancellationToken` |
+//! | [`Semaphore`] | weighted, FIFO-fair permits; [`new`](Semaphore::new) grows and shrinks (`add_permits`, `forget`) and a request waits while it could be granted; [`fixed`](Semaphore::fixed) fails an impossible request at once | tokio `Semaphore`, Go `semaphore.Weighted` |
+//! | [`ErrGroup`] | spawn fallible tasks on any runtime; `join` (results in spawn order, or the first error with the rest cancelled), `join_next`, limits, child groups, deadlines, panic policy | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
+//! | [`runtime::Runtime`] | `spawn` + `sleep`, one adapter per runtime | — |
 //!
 //! # Quick start
 //!
@@ -53,18 +53,18 @@
 //!
 //! | feature | default | what it adds |
 //! |---------|---------|--------------|
-//! | `std` | yes | the blocking waits (`wait_blocking`, `acquire_blocking`, …), [`ErrGroup`], the [`runtime`] trait and [`patterns`] |
+//! | `std` | yes | the blocking waits (`wait_blocking`, `acquire_blocking`, …), [`ErrGroup`], the [`runtime`] trait and [`patterns`]; without it the primitives are `#![no_std]` + `alloc` |
 //! | `tokio` | no | [`runtime::TokioRuntime`] |
-//! | `smol` | no | [`runtime::SmolRuntime`] |
-//! | `async-std` | no | [`runtime::AsyncStdRuntime`] (async-std is discontinued upstream) |
-//! | `diagnostics` | no | [`WaitGroup::pending`] and [`ErrGroup::pending`]: what a group still waits for, with the source line and name of each guard and task (a lock per operation: for debugging) |
-//! | `tracing` | no | a `tracing` span per group and per task (with its name), events when a group is cancelled, a task fails, panics or is lost, and when a waiter is woken; nothing when off |
+//! | `smol` | no | [`runtime::SmolRuntime`] (the global executor or your own `Executor`) |
+//! | `async-std` | no | [`runtime::AsyncStdRuntime`] (async-std is discontinued upstream; prefer smol) |
+//! | `diagnostics` | no | [`WaitGroup::pending`] and [`ErrGroup::pending`]: what a group still waits for, with the source line and name of each guard and task; a lock per operation, for debugging (`cargo run --example stuck_task --features diagnostics`) |
+//! | `tracing` | no | a `tracing` span per group and per task (with its name), events when a group is cancelled, a task fails, panics or is lost, and when a waiter is woken; nothing when off (`cargo run --example tracing_spans --features tracing`) |
 //! | `loom` | no | build against loom for model checking, with `RUSTFLAGS="--cfg loom"` |
-//! | `spin` | no | the lock of a `no_std` build (needed there, unused with `std`) |
+//! | `spin` | no | the lock of a `no_std` build (`default-features = false, features = ["spin"]`); unused with `std` |
 //!
-//! With default features the crate depends on `event-listener`,
-//! `pin-project-lite`, `atomic-waker`, `futures-core` and `concurrent-queue`
-//! (with their own `parking` and `crossbeam-utils`): no runtime, and no crate
+//! With default features the crate depends only on `atomic-waker`,
+//! `concurrent-queue`, `event-listener`, `futures-core` and `pin-project-lite`
+//! (and, through them, parking and crossbeam-utils): no runtime, and no crate
 //! the build does not use.
 //!
 //! # `no_std`

@@ -5,7 +5,7 @@ use core::fmt;
 #[cfg(feature = "std")]
 use std::time::Duration;
 
-use crate::counter::{AtZero, Wait, ZeroCounter, MAX_COUNT};
+use crate::counter::{AtZero, Wait, ZeroCounter};
 #[cfg(feature = "diagnostics")]
 use crate::diagnostics::{Origin, Pending, WaitRegistry};
 use crate::sync::Arc;
@@ -470,7 +470,7 @@ impl fmt::Debug for WaitGuard {
 
 // `MAX_COUNT` is documented as 2^30 - 1 on 64-bit targets.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(MAX_COUNT == (1 << 30) - 1);
+const _: () = assert!(crate::counter::MAX_COUNT == (1 << 30) - 1);
 
 /// Whether this thread is unwinding (never known without `std`).
 fn panicking() -> bool {
