@@ -43,6 +43,11 @@ pub enum CancelCause {
     /// The parent group (of a [`child`](crate::ErrGroup::child) group) was
     /// cancelled.
     Parent,
+    /// The group was stopped gracefully
+    /// ([`ErrGroup::stop`](crate::ErrGroup::stop)): its tasks were asked to
+    /// finish, and the ones still queued behind its limit, or still running
+    /// when the grace period ran out, were dropped.
+    Stopped,
 }
 
 impl fmt::Display for CancelCause {
@@ -54,6 +59,7 @@ impl fmt::Display for CancelCause {
             Self::Deadline => "the group's deadline passed",
             Self::GroupDropped => "the group was dropped",
             Self::Parent => "the parent group was cancelled",
+            Self::Stopped => "the group was stopped",
         })
     }
 }

@@ -147,7 +147,7 @@ pub use diagnostics::{Pending, PendingKind};
 pub use error::PanicPayload;
 pub use error::{CancelCause, GroupError, PanicPolicy};
 #[cfg(feature = "std")]
-pub use group::{Builder, ErrGroup, Spawner};
+pub use group::{Builder, ErrGroup, Spawner, StopReport};
 pub use latch::Latch;
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
 pub use spawn_error::SpawnError;
@@ -162,6 +162,8 @@ pub(crate) type Name = Option<alloc::borrow::Cow<'static, str>>;
 pub mod futures {
     pub use crate::cancel::{Cancelled, CancelledOwned, RunUntilCancelled};
     pub use crate::counter::Wait;
+    #[cfg(feature = "std")]
+    pub use crate::group::Shielded;
     pub use crate::semaphore::Acquire;
     pub use crate::wait_group::Tracked;
 }

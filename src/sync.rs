@@ -7,12 +7,14 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
     Arc,
 };
 
 #[cfg(not(loom))]
 pub(crate) use alloc::sync::Arc;
+#[cfg(all(not(loom), feature = "std"))]
+pub(crate) use core::sync::atomic::AtomicBool;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
 

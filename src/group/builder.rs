@@ -119,6 +119,43 @@ where
         self
     }
 
+    /// Successful values are dropped instead of kept for a join: a group for
+    /// a service that runs for a long time (Swift's `DiscardingTaskGroup`,
+    /// tokio-util's `TaskTracker`). A finished task then leaves nothing
+    /// behind (no value, no runtime handle), so the group's memory stays
+    /// bounded by its *live* tasks however many it has run. Failures still
+    /// follow the group's policy: the first one cancels the rest (unless the
+    /// group [keeps going](Self::keep_going)) and waits to be taken by
+    /// [`join_next`](ErrGroup::join_next) or [`join`](ErrGroup::join),
+    /// which returns an empty `Vec` when nothing failed.
+    ///
+    /// A group that keeps its values (the default) holds each finished
+    /// task's value and runtime handle until a join takes them: join it (or
+    /// take outcomes with `join_next`) as it runs, or discard.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, GroupError};
+    ///
+    /// smol::block_on(async {
+    ///     let connections = ErrGroup::builder(SmolRuntime::global())
+    ///         .discard_values()
+    ///         .keep_going()
+    ///         .build();
+    ///     for n in 0..1_000u32 {
+    ///         connections.spawn(async move { if n == 7 { Err("reset") } else { Ok(()) } }).unwrap();
+    ///     }
+    ///     // Only the failure was kept.
+    ///     let outcomes = connections.join_all().await;
+    ///     assert!(matches!(outcomes[..], [Err(GroupError::Task("reset"))]));
+    /// });
+    /// ```
+    pub fn discard_values(mut self) -> Self {
+        self.config.discard_values = true;
+        self
+    }
+
     /// Chooses what the joiner does with a panicking task (the default is
     /// [`PanicPolicy::Resume`]). Either way the panic is caught in the task
     /// and counts as a failure (it cancels the other tasks unless the group
@@ -225,6 +262,7 @@ impl<T, E, R: Runtime> fmt::Debug for Builder<T, E, R> {
         f.debug_struct("Builder")
             .field("limit", &self.config.limit)
             .field("keep_going", &!self.config.cancel_on_error)
+            .field("discard_values", &self.config.discard_values)
             .field("panic_policy", &self.config.panic_policy)
             .field("deadline", &self.deadline)
             .field("parent_token", &self.parent_token.is_some())

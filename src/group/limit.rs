@@ -83,6 +83,14 @@ impl Limiter {
         job
     }
 
+    /// A graceful stop began: the worker gives its slot back, and the jobs
+    /// that have not started are handed out, to be dropped outside the lock
+    /// (each records itself as cancelled).
+    pub(crate) fn drain_for_stop(&mut self) -> VecDeque<Job> {
+        self.running -= 1;
+        core::mem::take(&mut self.queue)
+    }
+
     /// A worker was dropped before it finished: its slot is free. If no
     /// worker is left, nothing would ever run the queue: hands the jobs out,
     /// to be dropped outside the lock (each records itself as lost or

@@ -7,7 +7,9 @@ mod limit;
 mod outcome;
 mod record;
 mod shared;
+mod shield;
 mod spawner;
+mod stop;
 mod task;
 mod worker;
 
@@ -20,7 +22,9 @@ use std::borrow::Cow;
 use event_listener::EventListener;
 
 pub use self::builder::Builder;
+pub use self::shield::Shielded;
 pub use self::spawner::Spawner;
+pub use self::stop::StopReport;
 
 use self::shared::Shared;
 use crate::runtime::Runtime;
@@ -526,7 +530,16 @@ where
     /// });
     /// ```
     pub async fn join_all(mut self) -> Vec<Result<T, GroupError<E>>> {
-        let mut finished = self.shared().all_finished().await;
+        let finished = self.shared().all_finished().await;
+        self.all_outcomes(finished)
+    }
+
+    /// Every outcome in spawn order, once every task is done; resumes a
+    /// panic under [`PanicPolicy::Resume`].
+    fn all_outcomes(
+        &mut self,
+        mut finished: Vec<shared::Finished<T, E>>,
+    ) -> Vec<Result<T, GroupError<E>>> {
         self.joined = true;
         if self.policy() == PanicPolicy::Resume {
             if let Some(at) = finished
@@ -539,6 +552,151 @@ where
             }
         }
         in_spawn_order(finished)
+    }
+
+    /// Stops the group gracefully: refuses new tasks, asks the running ones
+    /// to finish (the group's [token](Self::cancellation_token) is
+    /// cancelled: `cancelled()` and `is_cancelled()` tell them), waits up to
+    /// `grace` for them, then drops the ones still running — but first waits
+    /// for every open [shielded](Self::shield) section. Returns every
+    /// outcome and which tasks overran (see [`StopReport`]).
+    ///
+    /// Unlike [`cancel`](Self::cancel), which drops every task at its next
+    /// poll, a stop lets a task finish what it is doing: a reply being
+    /// written, a buffer being flushed. Tasks still queued behind the limit
+    /// are dropped without starting. Child groups
+    /// follow their parent's stop (their tasks are asked, and dropped at the
+    /// same time). A forced cancellation during the grace period — a
+    /// [`cancel`](Self::cancel), the group's deadline, or the first error
+    /// when the group cancels on error — drops what is left at once.
+    ///
+    /// `grace` is how long to wait: `Duration::ZERO` asks and drops at once
+    /// (shielded sections still finish); `Duration::MAX` waits for every
+    /// task however long it takes (no timer). Other values are a timer on the
+    /// group's runtime. Stopping consumes the group, so it cannot be stopped
+    /// twice or spawned into during the stop.
+    ///
+    /// # Panics
+    ///
+    /// Resumes a task's panic, after every task has finished, under
+    /// [`PanicPolicy::Resume`]; and if the runtime's `spawn` or timer panics.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: dropping the future drops the group, which drops its
+    /// tasks at once (cause [`CancelCause::Stopped`], the first cause).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let server = ErrGroup::<u32, (), _>::new(SmolRuntime::global());
+    ///     for request in 0..3 {
+    ///         let stop = server.cancellation_token();
+    ///         server.spawn(async move {
+    ///             stop.cancelled().await; // serve until asked to stop...
+    ///             Ok(request) // ...then finish cleanly
+    ///         }).unwrap();
+    ///     }
+    ///     let report = server.stop(Duration::from_secs(5)).await;
+    ///     assert!(report.is_clean());
+    ///     assert_eq!(report.outcomes().len(), 3);
+    /// });
+    /// ```
+    pub async fn stop(mut self, grace: Duration) -> StopReport<T, E> {
+        let (shared, runtime) = self.spawner.parts();
+        let (shared, runtime) = (Arc::clone(shared), runtime.clone());
+        shared.begin_stop();
+        let mut all = core::pin::pin!(shared.all_finished());
+        let finished = if grace == Duration::MAX {
+            None
+        } else {
+            let timer = core::pin::pin!(runtime.sleep(grace));
+            first_of(all.as_mut(), timer).await.left()
+        };
+        #[cfg(feature = "diagnostics")]
+        let mut pending = Vec::new();
+        let finished = match finished {
+            Some(finished) => finished,
+            None if grace == Duration::MAX => all.await,
+            None => {
+                // The grace period is over; shielded sections still finish.
+                let mut listener = None;
+                let shields =
+                    core::future::poll_fn(|cx| shared.shields().poll_none_open(&mut listener, cx));
+                match first_of(all.as_mut(), core::pin::pin!(shields)).await {
+                    First::Left(finished) => finished,
+                    First::Right(()) => {
+                        #[cfg(feature = "diagnostics")]
+                        {
+                            pending = shared.pending();
+                        }
+                        shared.end_grace();
+                        all.await
+                    }
+                }
+            }
+        };
+        let overran: Vec<TaskId> = shared.take_overran().into_iter().map(TaskId::new).collect();
+        #[cfg(feature = "diagnostics")]
+        pending
+            .retain(|p| matches!(p.kind(), crate::PendingKind::Task(id) if overran.contains(&id)));
+        let outcomes = self.all_outcomes(finished);
+        StopReport::new(
+            outcomes,
+            overran,
+            #[cfg(feature = "diagnostics")]
+            pending,
+        )
+    }
+
+    /// Runs `future` as a *shielded section* of a task: while it runs, a
+    /// graceful [`stop`](Self::stop) does not drop this group's tasks (nor
+    /// its parent's), even after the grace period: the stop waits for the
+    /// section to end, then drops what is still running. Use it around work
+    /// that must not be cut halfway, such as a write. Sections may nest (a
+    /// section inside a section is part of it).
+    ///
+    /// A shield protects only against the grace period's end. A forced
+    /// cancellation — [`cancel`](Self::cancel), the deadline, the first
+    /// error, dropping the group — still drops the task at its next poll, in
+    /// the section or not; and a shielded section that never ends keeps a
+    /// stop waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use taskgroup::{runtime::{Runtime, SmolRuntime}, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let rt = SmolRuntime::global();
+    ///     let group = ErrGroup::<(), (), _>::new(rt.clone());
+    ///     let written = Arc::new(AtomicBool::new(false));
+    ///     let (spawner, done) = (group.spawner(), written.clone());
+    ///     let (started, go) = (taskgroup::Latch::new(1), rt.clone());
+    ///     let signal = started.clone();
+    ///     group.spawn(async move {
+    ///         spawner.shield(async {
+    ///             signal.count_down();
+    ///             go.sleep(Duration::from_millis(30)).await; // a slow write
+    ///             done.store(true, Ordering::SeqCst);
+    ///         }).await;
+    ///         Ok(())
+    ///     }).unwrap();
+    ///     started.wait().await;
+    ///     let report = group.stop(Duration::from_millis(1)).await;
+    ///     assert!(written.load(Ordering::SeqCst), "the shielded write completed");
+    ///     assert!(report.is_clean() && report.outcomes()[0].is_ok());
+    /// });
+    /// ```
+    pub fn shield<F: Future>(&self, future: F) -> Shielded<F> {
+        self.spawner.shield(future)
     }
 
     /// Like [`join_all`](Self::join_all), but cancels what is left after
@@ -1004,4 +1162,33 @@ fn in_spawn_order<V>(indexed: Vec<(usize, V)>) -> Vec<V> {
         slots[index - low] = Some(value);
     }
     slots.into_iter().flatten().collect()
+}
+
+/// Which of two futures finished first.
+enum First<A, B> {
+    Left(A),
+    Right(B),
+}
+
+impl<A, B> First<A, B> {
+    fn left(self) -> Option<A> {
+        match self {
+            Self::Left(a) => Some(a),
+            Self::Right(_) => None,
+        }
+    }
+}
+
+/// Polls `a`, then `b`, until one is ready (`a` wins a tie).
+async fn first_of<A: Future, B: Future>(
+    mut a: core::pin::Pin<&mut A>,
+    mut b: core::pin::Pin<&mut B>,
+) -> First<A::Output, B::Output> {
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(a) = a.as_mut().poll(cx) {
+            return Poll::Ready(First::Left(a));
+        }
+        b.as_mut().poll(cx).map(First::Right)
+    })
+    .await
 }

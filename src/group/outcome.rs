@@ -14,6 +14,9 @@ pub(crate) enum Outcome<T, E> {
     Panicked(Box<dyn Any + Send + 'static>),
     /// The group's token was cancelled first: the future was dropped.
     Cancelled,
+    /// The task was still running when a graceful stop's grace period ran
+    /// out: the future was dropped.
+    Overran,
     /// The runtime dropped the task unfinished.
     Lost,
 }

@@ -28,9 +28,27 @@ impl<T, E> Recorder<T, E> {
         self.recorded
     }
 
-    /// The group's token (a task stops when it is cancelled).
+    /// The group's token: cancelled by every kind of stop.
     pub(super) fn token(&self) -> &CancellationToken {
         self.shared.token()
+    }
+
+    /// The group's abort: cancelled when tasks must be dropped now.
+    pub(super) fn abort(&self) -> &CancellationToken {
+        self.shared.abort_token()
+    }
+
+    /// Whether the task must be dropped now: the group aborted, or its
+    /// token was cancelled outside a graceful stop.
+    pub(super) fn must_drop(&self) -> bool {
+        self.shared.abort_token().is_cancelled()
+            || (self.shared.token().is_cancelled() && !self.shared.is_stopping())
+    }
+
+    /// Whether a cancelled token only asks the task to finish (a graceful
+    /// stop): then the task waits for the abort instead.
+    pub(super) fn waits_for_abort(&self) -> bool {
+        self.shared.token().is_cancelled() && self.shared.is_stopping()
     }
 
     /// Records `outcome` (once: the task never polls again after this).

@@ -79,9 +79,10 @@ use event_listener::{Event, EventListener};
 use super::limit::{Job, Limiter, Placement};
 pub(crate) use super::outcome::Finished;
 use super::outcome::Outcome;
+use super::shield::Shields;
 use crate::listen::poll_until;
 use crate::runtime::TaskHandle;
-use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering, Queue};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering, Queue};
 use crate::{CancelCause, CancellationToken, GroupError, PanicPayload, PanicPolicy, SpawnError};
 
 /// A task that [`Shared::admit`] let in (with its spawn index), and what the
@@ -109,6 +110,9 @@ const ONE: usize = 4;
 pub(crate) struct Config {
     /// At most this many tasks run at once.
     pub(super) limit: Option<usize>,
+    /// Successful values are dropped, not kept for a join (a service's
+    /// group: memory bounded by the live tasks).
+    pub(super) discard_values: bool,
     /// A task's error or panic cancels the other tasks.
     pub(super) cancel_on_error: bool,
     pub(super) panic_policy: PanicPolicy,
@@ -118,6 +122,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             limit: None,
+            discard_values: false,
             cancel_on_error: true,
             panic_policy: PanicPolicy::Resume,
         }
@@ -125,7 +130,19 @@ impl Default for Config {
 }
 
 pub(crate) struct Shared<T, E> {
+    /// The token tasks watch: cancelled by every kind of stop.
     token: CancellationToken,
+    /// Cancelled when tasks must be dropped now: by every stop but a
+    /// graceful one, and by a graceful one when its grace period is over.
+    /// A child group's is a child of its parent's.
+    abort: CancellationToken,
+    /// A graceful stop began (here or in a parent group): a cancelled
+    /// `token` asks tasks to finish; only `abort` drops them. Set before
+    /// `token` is cancelled, so a task that sees the token cancelled sees it.
+    stopping: AtomicBool,
+    /// Shielded sections open in this group's tasks (a graceful stop does
+    /// not drop tasks while any is open).
+    shields: Arc<Shields>,
     config: Config,
     /// An outside token this group's token is a child of (the builder's
     /// `parent_token`): its cancellation is cause `Parent`.
@@ -159,6 +176,8 @@ struct State {
     next_index: usize,
     /// The first reason the group cancelled its tasks.
     cause: Option<CancelCause>,
+    /// Tasks still running when a graceful stop's grace period ran out.
+    overran: Vec<usize>,
     /// A limited group's slots and queue.
     limiter: Limiter,
     /// No new tasks: set by `close`, by a `join` that found the group
@@ -177,6 +196,8 @@ pub(crate) trait ChildLink: Send + Sync {
     fn admit_descendant(&self) -> bool;
     /// A task counted by `admit_descendant` recorded its outcome.
     fn descendant_settled(&self);
+    /// Whether the parent (or one of its parents) is stopping gracefully.
+    fn is_stopping(&self) -> bool;
     /// Whether the parent's token is cancelled (then the child's cause is
     /// `Parent`).
     fn is_cancelled(&self) -> bool;
@@ -204,6 +225,10 @@ impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
         true
     }
 
+    fn is_stopping(&self) -> bool {
+        self.0.is_stopping()
+    }
+
     fn descendant_settled(&self) {
         self.0.descendants.fetch_sub(1, Ordering::Relaxed);
         self.0.settle_one();
@@ -221,6 +246,10 @@ impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
 pub(crate) trait ParentGroup: Send + Sync {
     /// The parent's token (a child's token is made under it).
     fn token(&self) -> &CancellationToken;
+    /// The parent's abort token (a child's is made under it).
+    fn abort_token(&self) -> &CancellationToken;
+    /// The parent's shields (a child's shield holds off the parent's stop).
+    fn shields(&self) -> &Arc<Shields>;
     /// A new child group's link to this one.
     fn link_child(&self) -> Box<dyn ChildLink>;
     /// The parent's span (the child's span is made under it).
@@ -238,6 +267,14 @@ pub(crate) fn as_parent<T: Send + 'static, E: Send + 'static>(
 impl<T: Send + 'static, E: Send + 'static> ParentGroup for ParentLink<T, E> {
     fn token(&self) -> &CancellationToken {
         &self.0.token
+    }
+
+    fn abort_token(&self) -> &CancellationToken {
+        &self.0.abort
+    }
+
+    fn shields(&self) -> &Arc<Shields> {
+        &self.0.shields
     }
 
     fn link_child(&self) -> Box<dyn ChildLink> {
@@ -265,9 +302,19 @@ impl<T, E> Shared<T, E> {
             Some(group) => tracing::debug_span!(parent: group.span(), "group"),
             None => tracing::debug_span!("group"),
         };
+        let (abort, shields) = match &parent_group {
+            Some(group) => (
+                group.abort_token().child_token(),
+                Arc::new(Shields::under(Some(Arc::clone(group.shields())))),
+            ),
+            None => (CancellationToken::new(), Arc::new(Shields::under(None))),
+        };
         let parent = parent_group.map(|group| group.link_child());
         Self {
             token,
+            abort,
+            stopping: AtomicBool::new(false),
+            shields,
             config,
             parent_token,
             handle_gone: CancellationToken::new(),
@@ -279,6 +326,7 @@ impl<T, E> Shared<T, E> {
             state: Mutex::new(State {
                 next_index: 0,
                 cause: None,
+                overran: Vec::new(),
                 limiter: Limiter::default(),
                 closed: false,
                 #[cfg(feature = "diagnostics")]
@@ -414,17 +462,20 @@ impl<T, E> Shared<T, E> {
         let (result, cancel) = match outcome {
             // The common case takes no lock.
             Outcome::Finished(Ok(value)) => (Ok(value), false),
-            outcome => self.failure(outcome),
+            outcome => self.failure(index, outcome),
         };
         #[cfg(feature = "diagnostics")]
         self.lock().origins.remove(&index);
-        self.outcomes.push((index, result));
+        // A discarding group keeps no value: only failures wait for a join.
+        if result.is_err() || !self.config.discard_values {
+            self.outcomes.push((index, result));
+        }
         // Counted before `cancel`, which runs wakers: if one of them panics,
         // this outcome is still in and counted.
         let before = self.unsettled.fetch_sub(ONE, Ordering::AcqRel);
         if cancel {
             trace_event!(debug, parent: &self.span, task = index, "group cancelled: a task failed");
-            self.token.cancel();
+            self.cancel_now();
         }
         self.wake_joiner(before);
         // The parent waits for this task too; it hears of it last, when the
@@ -436,7 +487,7 @@ impl<T, E> Shared<T, E> {
 
     /// The result for an outcome other than success, under the lock: the
     /// first failure records the cause, and the caller cancels the group.
-    fn failure(&self, outcome: Outcome<T, E>) -> (Result<T, GroupError<E>>, bool) {
+    fn failure(&self, index: usize, outcome: Outcome<T, E>) -> (Result<T, GroupError<E>>, bool) {
         let mut state = self.lock();
         let fails_group = self.config.cancel_on_error
             && matches!(outcome, Outcome::Finished(Err(_)) | Outcome::Panicked(_));
@@ -452,6 +503,10 @@ impl<T, E> Shared<T, E> {
             Outcome::Finished(Err(error)) => Err(GroupError::Task(error)),
             Outcome::Panicked(payload) => Err(GroupError::Panicked(PanicPayload::new(payload))),
             Outcome::Cancelled => Err(GroupError::Cancelled(self.cause_of_cancel(&mut state))),
+            Outcome::Overran => {
+                state.overran.push(index);
+                Err(GroupError::Cancelled(self.cause_of_cancel(&mut state)))
+            }
             Outcome::Lost => Err(GroupError::Lost),
         };
         (result, cancel)
@@ -482,6 +537,9 @@ impl<T, E> Shared<T, E> {
             Outcome::Finished(Err(_)) => tracing::debug!(parent: span, task = index, "task failed"),
             Outcome::Panicked(_) => tracing::warn!(parent: span, task = index, "task panicked"),
             Outcome::Cancelled => tracing::trace!(parent: span, task = index, "task cancelled"),
+            Outcome::Overran => {
+                tracing::debug!(parent: span, task = index, "task dropped: the grace period ran out");
+            }
             Outcome::Lost => {
                 tracing::warn!(parent: span, task = index, "task lost: the runtime dropped it");
             }
@@ -519,7 +577,59 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn cancel(&self, cause: CancelCause) {
         trace_event!(debug, parent: &self.span, ?cause, "group cancelled");
         self.lock().cause.get_or_insert(cause);
+        self.cancel_now();
+    }
+
+    /// Cancels the token and drops every task now (every stop but a graceful
+    /// one). The abort first: a task woken by the token finds it set.
+    fn cancel_now(&self) {
+        self.abort.cancel();
         self.token.cancel();
+    }
+
+    /// Whether a graceful stop began here or in a parent group.
+    pub(crate) fn is_stopping(&self) -> bool {
+        // Acquire: pairs with `begin_stop`'s release, for a task that saw
+        // the token cancelled by that stop.
+        self.stopping.load(Ordering::Acquire)
+            || self.parent.as_ref().is_some_and(|up| up.is_stopping())
+    }
+
+    /// The token that drops tasks now (see the field).
+    pub(crate) fn abort_token(&self) -> &CancellationToken {
+        &self.abort
+    }
+
+    /// Begins a graceful stop: no new tasks, and the token is cancelled to
+    /// ask the running ones to finish (cause `Stopped`, unless the group was
+    /// cancelled before).
+    pub(crate) fn begin_stop(&self) {
+        {
+            let mut state = self.lock();
+            state.closed = true;
+            state.cause.get_or_insert(CancelCause::Stopped);
+        }
+        trace_event!(debug, parent: &self.span, "group stopping: tasks asked to finish");
+        self.stopping.store(true, Ordering::Release);
+        self.token.cancel();
+    }
+
+    /// The grace period is over: drops the tasks still running.
+    pub(crate) fn end_grace(&self) {
+        trace_event!(debug, parent: &self.span, "grace period over: dropping what is left");
+        self.abort.cancel();
+    }
+
+    /// The group's shields.
+    pub(crate) fn shields(&self) -> &Arc<Shields> {
+        &self.shields
+    }
+
+    /// The tasks that overran a graceful stop's grace period, in spawn order.
+    pub(crate) fn take_overran(&self) -> Vec<usize> {
+        let mut overran = core::mem::take(&mut self.lock().overran);
+        overran.sort_unstable();
+        overran
     }
 
     /// The group's handle is gone; `joined` says whether it was joined (else
@@ -539,14 +649,22 @@ impl<T, E> Shared<T, E> {
             }
         }
         if !joined {
-            self.token.cancel();
+            self.cancel_now();
         }
         self.handle_gone.cancel();
     }
 
     /// A worker's next queued job; `None` gives the worker's slot back.
     pub(crate) fn next_job(&self) -> Option<Job> {
-        self.lock().limiter.next_job()
+        let mut state = self.lock();
+        if self.is_stopping() {
+            // A stop lets running tasks finish, and starts no queued one.
+            let unstarted = state.limiter.drain_for_stop();
+            drop(state);
+            drop(unstarted);
+            return None;
+        }
+        state.limiter.next_job()
     }
 
     /// A worker was dropped before it finished: give its slot back, and hand

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use super::record::Recorder;
 use super::shared::{Admitted, Shared};
+use super::shield::Shielded;
 use super::task::Task;
 use super::worker::{Slot, Worker};
 use crate::runtime::Runtime;
@@ -27,6 +28,40 @@ pub struct Spawner<T, E, R: Runtime> {
 impl<T, E, R: Runtime> Spawner<T, E, R> {
     pub(super) fn new(shared: Arc<Shared<T, E>>, runtime: R) -> Self {
         Self { shared, runtime }
+    }
+
+    /// Hands `task` to the runtime. A group that keeps its values keeps the
+    /// runtime's handle until a join (see `TaskHandle`); a discarding group
+    /// keeps nothing, so a finished task leaves nothing behind.
+    fn launch<Tk: Future<Output = ()> + Send + 'static>(&self, task: Tk) {
+        if self.shared.config().discard_values {
+            self.runtime.spawn(task);
+        } else {
+            self.shared.keep(self.runtime.spawn_with_handle(task));
+        }
+    }
+
+    /// Runs `future` as a shielded section (see
+    /// [`ErrGroup::shield`](crate::ErrGroup::shield)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<&str, (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     group.spawn(async move {
+    ///         spawner.shield(async { Ok("written") }).await // not cut by a stop
+    ///     }).unwrap();
+    ///     let report = group.stop(Duration::ZERO).await;
+    ///     assert!(report.overran().is_empty());
+    /// });
+    /// ```
+    pub fn shield<F: Future>(&self, future: F) -> Shielded<F> {
+        Shielded::new(self.shared.shields(), future)
     }
 
     /// The group's shared state and runtime.
@@ -194,19 +229,15 @@ where
         )?;
         let index = match admitted {
             Admitted::Direct(index, task) => {
-                self.shared.keep(self.runtime.spawn_with_handle(task));
+                self.launch(task);
                 index
             }
             Admitted::Worker(index, task) => {
-                let slot = Slot::new(Arc::clone(&self.shared));
-                let worker = Worker::new(slot, task);
-                self.shared.keep(self.runtime.spawn_with_handle(worker));
+                self.launch(Worker::new(Slot::new(Arc::clone(&self.shared)), task));
                 index
             }
             Admitted::WorkerForJob(index, head) => {
-                let slot = Slot::new(Arc::clone(&self.shared));
-                let worker = Worker::new(slot, head);
-                self.shared.keep(self.runtime.spawn_with_handle(worker));
+                self.launch(Worker::new(Slot::new(Arc::clone(&self.shared)), head));
                 index
             }
             Admitted::Queued(index) => index,

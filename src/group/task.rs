@@ -99,6 +99,11 @@ pin_project_lite::pin_project! {
         run: CatchUnwind<F>,
         // Registered on the group's token once the future is pending.
         cancelled: Option<event_listener::EventListener>,
+        // Registered on the group's abort during a graceful stop.
+        aborted: Option<event_listener::EventListener>,
+        // The future was polled (one dropped by a stop's end before it ever
+        // ran did not overrun).
+        started: bool,
         recorder: Recorder<T, E>,
     }
 }
@@ -108,6 +113,8 @@ impl<T, E, F> Task<T, E, F> {
         Self {
             run: CatchUnwind::new(future),
             cancelled: None,
+            aborted: None,
+            started: false,
             recorder,
         }
     }
@@ -124,28 +131,52 @@ where
         if this.recorder.is_recorded() {
             return Poll::Ready(());
         }
-        let token = this.recorder.token();
-        // Biased towards cancellation: a cancelled group never polls the
-        // future again. Only a future that waits registers on the token:
-        // work that finishes in its first poll costs no listener.
-        let cancelled = token.is_cancelled()
-            || match this.run.as_mut().poll(cx) {
-                Poll::Ready(result) => {
-                    let outcome = match result {
-                        Ok(result) => Outcome::Finished(result),
-                        Err(payload) => Outcome::Panicked(payload),
-                    };
-                    *this.cancelled = None;
-                    this.recorder.finish(outcome);
-                    return Poll::Ready(());
+        // Biased towards cancellation: a task the group must drop is never
+        // polled again. Only a future that waits registers on the token: work
+        // that finishes in its first poll costs no listener.
+        if !this.recorder.must_drop() {
+            *this.started = true;
+            if let Poll::Ready(result) = this.run.as_mut().poll(cx) {
+                let outcome = match result {
+                    Ok(result) => Outcome::Finished(result),
+                    Err(payload) => Outcome::Panicked(payload),
+                };
+                *this.cancelled = None;
+                *this.aborted = None;
+                this.recorder.finish(outcome);
+                return Poll::Ready(());
+            }
+            if !this.recorder.waits_for_abort() {
+                // Listen, then re-check (in `poll_cancelled`): a cancel
+                // between the poll above and this listen is not missed.
+                if this
+                    .recorder
+                    .token()
+                    .poll_cancelled(this.cancelled, cx)
+                    .is_pending()
+                {
+                    return Poll::Pending;
                 }
-                Poll::Pending => token.poll_cancelled(this.cancelled, cx).is_ready(),
-            };
-        if !cancelled {
-            return Poll::Pending;
+                *this.cancelled = None;
+            }
+            // The token is cancelled: by a graceful stop (set before the
+            // token, so it is seen here), the task finishes unless the stop
+            // runs out of time; otherwise it is dropped now.
+            if this.recorder.waits_for_abort()
+                && this
+                    .recorder
+                    .abort()
+                    .poll_cancelled(this.aborted, cx)
+                    .is_pending()
+            {
+                return Poll::Pending;
+            }
         }
         *this.cancelled = None;
+        *this.aborted = None;
+        let overran = *this.started && this.recorder.waits_for_abort();
         let outcome = match this.run.cancel() {
+            Ok(()) if overran => Outcome::Overran,
             Ok(()) => Outcome::Cancelled,
             // The future's `Drop` panicked: reported like a panic.
             Err(payload) => Outcome::Panicked(payload),

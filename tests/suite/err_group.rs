@@ -788,3 +788,182 @@ mod misuse {
         group.cancel();
     }
 }
+
+/// Graceful stops, shields and discarding groups, on every runtime.
+mod services {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use taskgroup::runtime::Runtime;
+    use taskgroup::{CancelCause, ErrGroup, GroupError, Latch};
+
+    use crate::common::runtime_tests;
+
+    runtime_tests! {
+        async fn stop_grace_lets_a_slow_in_flight_task_finish_and_drops_one_that_overruns(rt) {
+            let group = ErrGroup::<&str, (), _>::new(rt.clone());
+            let started = Latch::new(2);
+            let (token, sleeper, ready) = (group.cancellation_token(), rt.clone(), started.clone());
+            let finishing = group.spawn(async move {
+                ready.count_down();
+                token.cancelled().await; // sees the stop...
+                sleeper.sleep(Duration::from_millis(5)).await; // ...and finishes its reply
+                Ok("reply sent")
+            }).unwrap();
+            let ready = started.clone();
+            let stuck = group.spawn(async move {
+                ready.count_down();
+                std::future::pending().await
+            }).unwrap();
+            started.wait().await;
+            let report = group.stop(Duration::from_millis(200)).await;
+            assert_eq!(report.overran(), [stuck]);
+            assert!(!report.is_clean());
+            let outcomes = report.outcomes();
+            assert!(matches!(outcomes[finishing.index()], Ok("reply sent")));
+            assert!(matches!(
+                outcomes[stuck.index()],
+                Err(GroupError::Cancelled(CancelCause::Stopped))
+            ));
+        }
+
+        async fn stop_refuses_new_tasks_and_drops_queued_ones_unstarted(rt) {
+            let group = ErrGroup::<u32, (), _>::builder(rt.clone()).limit(1).build();
+            let spawner = group.spawner();
+            let started = Arc::new(AtomicUsize::new(0));
+            let token = group.cancellation_token();
+            let count = started.clone();
+            group.spawn(async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                token.cancelled().await;
+                Ok(1)
+            }).unwrap();
+            for _ in 0..3 {
+                let count = started.clone();
+                group.spawn(async move {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    Ok(2)
+                }).unwrap(); // queued behind the limit
+            }
+            let report = group.stop(Duration::from_secs(60)).await;
+            assert!(spawner.spawn(async { Ok(3) }).unwrap_err().is_closed());
+            assert!(report.is_clean(), "the running task finished in time");
+            assert!(matches!(report.outcomes()[0], Ok(1)));
+            for queued in &report.outcomes()[1..] {
+                assert!(matches!(queued, Err(GroupError::Cancelled(CancelCause::Stopped))));
+            }
+            assert_eq!(started.load(Ordering::SeqCst), 1, "queued tasks never started");
+        }
+
+        async fn stop_with_a_zero_grace_drops_at_once_but_a_shielded_write_completes(rt) {
+            let group = ErrGroup::<&str, (), _>::new(rt.clone());
+            let written = Arc::new(AtomicBool::new(false));
+            let started = Latch::new(1);
+            let (spawner, done, signal, sleeper) =
+                (group.spawner(), written.clone(), started.clone(), rt.clone());
+            group.spawn(async move {
+                spawner.shield(async {
+                    signal.count_down();
+                    sleeper.sleep(Duration::from_millis(10)).await;
+                    done.store(true, Ordering::SeqCst);
+                }).await;
+                std::future::pending::<()>().await; // after the write: cut
+                Ok("unreachable")
+            }).unwrap();
+            started.wait().await;
+            let report = group.stop(Duration::ZERO).await;
+            assert!(written.load(Ordering::SeqCst), "the shielded write completed");
+            assert_eq!(report.overran().len(), 1, "dropped after its shield");
+        }
+
+        async fn nested_shields_are_one_section(rt) {
+            let group = ErrGroup::<u32, (), _>::new(rt.clone());
+            let started = Latch::new(1);
+            let (spawner, signal, sleeper) = (group.spawner(), started.clone(), rt.clone());
+            group.spawn(async move {
+                let inner = spawner.shield(async move {
+                    signal.count_down();
+                    sleeper.sleep(Duration::from_millis(10)).await;
+                    1
+                });
+                // The outer section ends with the inner one: both finish.
+                Ok(spawner.shield(inner).await + 1)
+            }).unwrap();
+            started.wait().await;
+            let report = group.stop(Duration::ZERO).await;
+            assert!(report.is_clean());
+            assert!(matches!(report.outcomes(), [Ok(2)]));
+        }
+
+        async fn a_forced_cancel_during_the_grace_period_drops_what_is_left(rt) {
+            let group = ErrGroup::<(), (), _>::builder(rt.clone())
+                .deadline(Duration::from_millis(10))
+                .build();
+            let started = Latch::new(1);
+            let signal = started.clone();
+            group.spawn(async move {
+                signal.count_down();
+                std::future::pending().await
+            }).unwrap();
+            started.wait().await;
+            // A huge grace period; the deadline cuts it.
+            let report = group.stop(Duration::from_secs(3600)).await;
+            assert_eq!(report.outcomes().len(), 1);
+            assert!(matches!(report.outcomes()[0], Err(GroupError::Cancelled(_))));
+        }
+
+        async fn stop_with_duration_max_waits_for_every_task(rt) {
+            let group = ErrGroup::<u32, (), _>::new(rt.clone());
+            let (token, sleeper) = (group.cancellation_token(), rt.clone());
+            group.spawn(async move {
+                token.cancelled().await;
+                sleeper.sleep(Duration::from_millis(5)).await;
+                Ok(9)
+            }).unwrap();
+            let report = group.stop(Duration::MAX).await;
+            assert!(report.is_clean());
+            assert!(matches!(report.outcomes(), [Ok(9)]));
+        }
+
+        async fn child_groups_follow_their_parents_stop(rt) {
+            let parent = ErrGroup::<(), (), _>::new(rt.clone());
+            let child = parent.child::<&str, ()>();
+            let started = Latch::new(2);
+            let (token, ready, sleeper) = (child.cancellation_token(), started.clone(), rt.clone());
+            child.spawn(async move {
+                ready.count_down();
+                token.cancelled().await; // the parent's stop reaches the child
+                sleeper.sleep(Duration::from_millis(5)).await;
+                Ok("child finished cleanly")
+            }).unwrap();
+            let ready = started.clone();
+            child.spawn(async move {
+                ready.count_down();
+                std::future::pending().await
+            }).unwrap();
+            started.wait().await;
+            let report = parent.stop(Duration::from_millis(200)).await;
+            assert!(report.outcomes().is_empty(), "the parent had no task of its own");
+            let outcomes = child.join_all().await;
+            assert!(matches!(outcomes[0], Ok("child finished cleanly")));
+            assert!(matches!(outcomes[1], Err(GroupError::Cancelled(_))));
+        }
+
+        async fn a_discarding_group_keeps_only_failures(rt) {
+            let group = ErrGroup::builder(rt.clone()).discard_values().keep_going().build();
+            for n in 0..200u32 {
+                group.spawn(async move { if n % 50 == 7 { Err(n) } else { Ok(n) } }).unwrap();
+            }
+            let outcomes = group.join_all().await;
+            let errors: Vec<_> = outcomes.into_iter().map(|o| o.unwrap_err().into_task_error()).collect();
+            assert_eq!(errors, [Some(7), Some(57), Some(107), Some(157)]);
+
+            let group = ErrGroup::<u32, (), _>::builder(rt.clone()).discard_values().build();
+            for n in 0..10 {
+                group.spawn(async move { Ok(n) }).unwrap();
+            }
+            assert_eq!(group.join().await.unwrap(), Vec::<u32>::new());
+        }
+    }
+}
