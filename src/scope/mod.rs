@@ -175,11 +175,11 @@ use core::fmt;
 use core::future::Future;
 use core::pin::{pin, Pin};
 
-pub use self::handle::{JoinNext, Scope};
 use self::handle::Shared;
+pub use self::handle::{JoinNext, Scope};
 use self::run::Core;
-use alloc::sync::Arc;
 use crate::{CancellationToken, GroupError};
+use alloc::sync::Arc;
 
 /// Runs `body` with a [`Scope`] handle, and the children it spawns, inside
 /// the returned future; resolves to every child's value in spawn order, or
@@ -563,9 +563,7 @@ impl fmt::Debug for ScopeBuilder {
             .field("keep_going", &self.keep_going);
         #[cfg(feature = "std")]
         debug.field("panic_policy", &self.panic_policy);
-        debug
-            .field("parent", &self.parent.is_some())
-            .finish()
+        debug.field("parent", &self.parent.is_some()).finish()
     }
 }
 

@@ -397,14 +397,16 @@ where
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(result)) => Poll::Ready(result.map_err(GroupError::Task)),
-            Err(payload) => Poll::Ready(Err(GroupError::Panicked(crate::PanicPayload::new(
-                payload,
-            )))),
+            Err(payload) => {
+                Poll::Ready(Err(GroupError::Panicked(crate::PanicPayload::new(payload))))
+            }
         }
     }
     #[cfg(not(feature = "std"))]
     {
-        child.poll(cx).map(|result| result.map_err(GroupError::Task))
+        child
+            .poll(cx)
+            .map(|result| result.map_err(GroupError::Task))
     }
 }
 

@@ -283,7 +283,7 @@ runtime_tests! {
     }
 
     async fn nested_scopes_borrow_from_every_level(rt) {
-        let outer_data = vec![1u32, 2, 3];
+        let outer_data = [1u32, 2, 3];
         let mut sums = vec![0u32; 3];
         let values = scope(async |s| {
             for (row, sum) in outer_data.iter().zip(sums.iter_mut()) {
@@ -519,7 +519,10 @@ fn scope_wake_polls_only_the_woken_child() {
         }
     }));
     assert!(poll_once(&mut scoped, &waker).is_pending());
-    assert!(polls.iter().all(|p| p.load(Ordering::SeqCst) == 1), "each child polled once");
+    assert!(
+        polls.iter().all(|p| p.load(Ordering::SeqCst) == 1),
+        "each child polled once"
+    );
     assert_eq!(wakes.wakes(), 0, "nothing woke the scope");
     // A spurious poll of the scope polls no child.
     assert!(poll_once(&mut scoped, &waker).is_pending());
@@ -535,7 +538,9 @@ fn scope_wake_polls_only_the_woken_child() {
     for gate in &gates {
         gate.count_down();
     }
-    assert!(matches!(poll_once(&mut scoped, &waker), Poll::Ready(Ok(values)) if values.len() == CHILDREN));
+    assert!(
+        matches!(poll_once(&mut scoped, &waker), Poll::Ready(Ok(values)) if values.len() == CHILDREN)
+    );
 }
 
 #[test]
@@ -585,7 +590,10 @@ fn scope_local_rc_and_refcell_children_on_a_futures_local_pool() {
 #[test]
 fn scope_local_on_a_tokio_local_set() {
     crate::common::fail_on_hang("scope_local_on_a_tokio_local_set", || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let local = tokio::task::LocalSet::new();
         let total = local.block_on(&rt, async {
             // A `!Send` scope as a local task.
