@@ -139,7 +139,6 @@ mod wait_group;
 pub mod patterns;
 #[cfg(feature = "std")]
 pub mod runtime;
-#[cfg(feature = "std")]
 pub mod scope;
 
 pub use cancel::{CancellationToken, DropGuard, DropGuardRef};
@@ -152,7 +151,6 @@ pub use error::{CancelCause, GroupError, PanicPolicy};
 #[cfg(feature = "std")]
 pub use group::{Builder, ErrGroup, Spawner};
 pub use latch::Latch;
-#[cfg(feature = "std")]
 pub use scope::{scope, scope_local, Scope, ScopeBuilder};
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
 pub use spawn_error::SpawnError;
@@ -167,7 +165,6 @@ pub(crate) type Name = Option<alloc::borrow::Cow<'static, str>>;
 pub mod futures {
     pub use crate::cancel::{Cancelled, CancelledOwned, RunUntilCancelled};
     pub use crate::counter::Wait;
-    #[cfg(feature = "std")]
     pub use crate::scope::JoinNext;
     pub use crate::semaphore::Acquire;
     pub use crate::wait_group::Tracked;

@@ -546,7 +546,7 @@ impl Future for YieldOnce {
 fn scope_batch(limit: Option<usize>, yields: bool, n: usize) -> usize {
     let mut builder = taskgroup::ScopeBuilder::new();
     if let Some(limit) = limit {
-        builder = builder.with_limit(limit);
+        builder = builder.limit(limit);
     }
     futures::executor::block_on(builder.run(|s| async move {
         for i in 0..n {
@@ -586,7 +586,7 @@ fn scope_costs_one_allocation_per_child() {
         pending.0
     );
     // At most 8 pending at once: the slots are reused, one allocation a child.
-    let limited = marginal("scope with_limit(8), children pending", |n| {
+    let limited = marginal("scope limit(8), children pending", |n| {
         scope_batch(Some(8), true, n)
     });
     assert!(

@@ -149,7 +149,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     /// Spawns `future` as a child of the scope and returns its [`TaskId`]
     /// (its position in spawn order). The child runs inside the scope's own
     /// future, from the scope's next poll on; with the scope's
-    /// [limit](super::ScopeBuilder::with_limit) reached it waits its turn.
+    /// [limit](super::ScopeBuilder::limit) reached it waits its turn.
     ///
     /// The future may borrow anything that outlives the scope (`'env`), and
     /// need not be `'static`; with [`scope_local`](crate::scope_local) it
@@ -204,7 +204,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     /// ```
     /// use taskgroup::{ScopeBuilder, SpawnError};
     ///
-    /// let result = futures::executor::block_on(ScopeBuilder::new().with_limit(1).run(|s| async move {
+    /// let result = futures::executor::block_on(ScopeBuilder::new().limit(1).run(|s| async move {
     ///     assert!(s.try_spawn(async { Ok::<_, ()>(1) }).is_ok());
     ///     // The one slot is taken until the scope runs that child.
     ///     let refused = s.try_spawn(async { Ok(2) });
@@ -250,7 +250,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
         } else {
             state.incoming.push((index, child));
         }
-        Ok(TaskId(index))
+        Ok(TaskId::new(index))
     }
 
     /// The next child outcome, in completion order: `None` once no child is

@@ -19,10 +19,10 @@
 //! It speaks [`ErrGroup`](crate::ErrGroup)'s language: children return
 //! `Result<T, E>`; the first error cancels the rest and is returned;
 //! otherwise every value comes back in spawn order; a
-//! [limit](ScopeBuilder::with_limit) with [`try_spawn`](Scope::try_spawn);
+//! [limit](ScopeBuilder::limit) with [`try_spawn`](Scope::try_spawn);
 //! [`join_next`](Scope::join_next) for outcomes in completion order;
 //! [keep going](ScopeBuilder::keep_going); a [panic
-//! policy](ScopeBuilder::with_panic_policy); a
+//! policy](ScopeBuilder::panic_policy); a
 //! [cancellation token](Scope::cancellation_token).
 //!
 //! # Semantics
@@ -44,7 +44,7 @@
 //!   A panic in the body itself is not caught: it unwinds through the
 //!   scope's future, dropping the children on the way.
 //! * **Cancellation from outside**: cancelling the scope's token (or the
-//!   parent token given to [`with_parent_token`](ScopeBuilder::with_parent_token))
+//!   parent token given to [`parent_token`](ScopeBuilder::parent_token))
 //!   drops the body and the children and returns
 //!   [`GroupError::Cancelled`]. Dropping the scope's future drops every
 //!   child, each exactly once, and cancels the token.
@@ -312,8 +312,8 @@ where
 /// let data = [3, 1, 2];
 /// let values = futures::executor::block_on(
 ///     ScopeBuilder::new()
-///         .with_limit(2) // at most two children at once
-///         .with_panic_policy(PanicPolicy::Capture)
+///         .limit(2) // at most two children at once
+///         .panic_policy(PanicPolicy::Capture)
 ///         .run(async |s| {
 ///             for n in &data {
 ///                 s.spawn(async move { Ok::<_, ()>(n * 2) });
@@ -363,7 +363,7 @@ impl ScopeBuilder {
     /// use std::cell::Cell;
     ///
     /// let (running, most) = (&Cell::new(0), &Cell::new(0));
-    /// let result = futures::executor::block_on(taskgroup::ScopeBuilder::new().with_limit(2).run_local(
+    /// let result = futures::executor::block_on(taskgroup::ScopeBuilder::new().limit(2).run_local(
     ///     |s| async move {
     ///         for _ in 0..6 {
     ///             s.spawn(async move {
@@ -380,10 +380,10 @@ impl ScopeBuilder {
     /// assert_eq!(most.get(), 2);
     /// ```
     #[track_caller]
-    pub fn with_limit(mut self, limit: usize) -> Self {
+    pub fn limit(mut self, limit: usize) -> Self {
         assert!(
             limit > 0,
-            "ScopeBuilder::with_limit(0): a limit of zero would never run any child"
+            "ScopeBuilder::limit(0): a limit of zero would never run any child"
         );
         self.limit = Some(limit);
         self
@@ -426,7 +426,7 @@ impl ScopeBuilder {
     ///
     /// let result = futures::executor::block_on(
     ///     ScopeBuilder::new()
-    ///         .with_panic_policy(PanicPolicy::Capture)
+    ///         .panic_policy(PanicPolicy::Capture)
     ///         .run(|s| async move {
     ///             s.spawn(async { if true { panic!("bug in the parser") } Ok::<(), ()>(()) });
     ///         }),
@@ -435,7 +435,7 @@ impl ScopeBuilder {
     /// ```
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn with_panic_policy(mut self, policy: crate::PanicPolicy) -> Self {
+    pub fn panic_policy(mut self, policy: crate::PanicPolicy) -> Self {
         self.panic_policy = policy;
         self
     }
@@ -451,14 +451,14 @@ impl ScopeBuilder {
     ///
     /// let shutdown = CancellationToken::new();
     /// let result = futures::executor::block_on(
-    ///     ScopeBuilder::new().with_parent_token(&shutdown).run(async |s| {
+    ///     ScopeBuilder::new().parent_token(&shutdown).run(async |s| {
     ///         s.spawn(std::future::pending::<Result<(), ()>>());
     ///         shutdown.cancel();
     ///     }),
     /// );
     /// assert!(matches!(result, Err(GroupError::Cancelled(CancelCause::Parent))));
     /// ```
-    pub fn with_parent_token(mut self, parent: &CancellationToken) -> Self {
+    pub fn parent_token(mut self, parent: &CancellationToken) -> Self {
         self.parent = Some(parent.clone());
         self
     }

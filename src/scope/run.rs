@@ -294,6 +294,7 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
         self.finished.push((index, outcome));
         if failed && self.cancel_on_error {
             let cause = match self.finished.last() {
+                #[cfg(feature = "std")]
                 Some((_, Err(GroupError::Panicked(_)))) => CancelCause::TaskPanicked,
                 _ => CancelCause::TaskFailed,
             };

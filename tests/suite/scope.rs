@@ -204,7 +204,7 @@ runtime_tests! {
     #[cfg(panic = "unwind")]
     async fn scope_panic_is_captured_as_an_error(rt) {
         let result = ScopeBuilder::new()
-            .with_panic_policy(PanicPolicy::Capture)
+            .panic_policy(PanicPolicy::Capture)
             .run(|s| async move {
                 s.spawn(async { Ok::<u32, ()>(1) });
                 s.spawn(async {
@@ -222,7 +222,7 @@ runtime_tests! {
         let in_flight = AtomicUsize::new(0);
         let high_water = AtomicUsize::new(0);
         let values = ScopeBuilder::new()
-            .with_limit(LIMIT)
+            .limit(LIMIT)
             .run(async |s| {
                 for i in 0..20usize {
                     let (in_flight, high_water) = (&in_flight, &high_water);
@@ -243,7 +243,7 @@ runtime_tests! {
                 assert_eq!(future.await, Ok(99));
                 // Once every child is done there is room again.
                 while s.join_next().await.is_some() {}
-                assert!(matches!(s.try_spawn(async { Ok(100) }), Ok(TaskId(20))));
+                assert_eq!(s.try_spawn(async { Ok(100) }).map(TaskId::index).ok(), Some(20));
             })
             .await
             .unwrap();
@@ -325,7 +325,8 @@ runtime_tests! {
                 .await
                 .map_err(|_| "scope failed")?;
                 Ok::<_, &str>(doubled.iter().sum::<u64>())
-            });
+            })
+            .unwrap();
         }
         assert_eq!(group.join().await.unwrap(), [12, 18, 12]);
     }
@@ -340,7 +341,7 @@ runtime_tests! {
             s.spawn(async move {
                 let group = ErrGroup::new(runtime);
                 for chunk in (0..4u64).map(|i| (i * 100..(i + 1) * 100).collect::<Vec<_>>()) {
-                    group.spawn(async move { Ok::<_, ()>(chunk.iter().sum::<u64>()) });
+                    group.spawn(async move { Ok::<_, ()>(chunk.iter().sum::<u64>()) }).unwrap();
                 }
                 let sums = group.join().await.map_err(|_| ())?;
                 *total = sums.iter().sum();
@@ -384,7 +385,7 @@ runtime_tests! {
             })
         };
         let result = ScopeBuilder::new()
-            .with_parent_token(&token)
+            .parent_token(&token)
             .run(async |s| {
                 let observed = s.cancellation_token();
                 let ticket = ledger.ticket();
@@ -429,7 +430,7 @@ runtime_tests! {
         let ledger = Ledger::new();
         let token_seen = {
             let mut scoped = Box::pin(
-                ScopeBuilder::new().with_limit(4).run(async |s| {
+                ScopeBuilder::new().limit(4).run(async |s| {
                     for _ in 0..10 {
                         // Running (4), queued behind the limit (6).
                         let ticket = ledger.ticket();
@@ -493,7 +494,7 @@ fn scope_spawn_after_the_scope_is_over_is_refused() {
 #[test]
 #[should_panic(expected = "a limit of zero")]
 fn scope_limit_of_zero_panics_with_a_clear_message() {
-    let _ = ScopeBuilder::new().with_limit(0);
+    let _ = ScopeBuilder::new().limit(0);
 }
 
 /// A child that counts its polls and stays pending until its latch opens.
