@@ -31,7 +31,7 @@ pub(super) type Outcome<T, E> = (usize, Result<T, GroupError<E>>);
 /// ([`SpawnError::Closed`]).
 ///
 /// `T` is what a child returns on success, `E` its error, `K` whether
-/// children must be `Send` ([`SendChildren`], from [`scope`](crate::scope))
+/// children must be `Send` ([`SendChildren`], from [`scope`](crate::scope()))
 /// or need not be ([`LocalChildren`](super::LocalChildren), from
 /// [`scope_local`](crate::scope_local)).
 ///

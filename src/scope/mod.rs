@@ -88,19 +88,20 @@
 //! The compiler enforces all of this. A child cannot outlive the data it
 //! borrows:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0597
 //! let scope = {
 //!     let data = vec![1, 2, 3];
-//!     taskgroup::scope(|s| async move {
-//!         s.spawn(async { Ok::<_, ()>(data.len()) }); // `data` is dropped...
+//!     let data = &data;
+//!     taskgroup::scope(move |s| async move {
+//!         s.spawn(async move { Ok::<_, ()>(data.len()) });
 //!     })
-//! }; // ...here, while the scope (and its child) would live on
+//! }; // `data` is dropped here, while the scope (and its child) would live on
 //! futures::executor::block_on(scope).unwrap();
 //! ```
 //!
 //! The handle cannot escape into a task that may outlive the data:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0597
 //! let data = vec![1, 2, 3];
 //! let data = &data;
 //! futures::executor::block_on(taskgroup::scope(|s| async move {
@@ -111,25 +112,25 @@
 //! .unwrap();
 //! ```
 //!
-//! Nor be used after the data it lets children borrow is gone:
+//! Nor be kept (even unused) past the data it lets children borrow:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0597
 //! let mut kept = None;
 //! {
 //!     let data = vec![1, 2, 3];
 //!     let data = &data;
-//!     futures::executor::block_on(taskgroup::scope(|s| async move {
+//!     futures::executor::block_on(taskgroup::scope(async |s| {
 //!         s.spawn(async move { Ok::<_, ()>(data.len()) });
 //!         kept = Some(s);
 //!     }))
 //!     .unwrap();
 //! }
-//! kept.unwrap().spawn(async { Ok(0) }); // `data` is gone
+//! kept.unwrap().spawn(async { Ok::<_, ()>(0) }); // `data` is gone
 //! ```
 //!
 //! A `!Send` scope cannot be spawned onto a multi-thread runtime:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! use std::rc::Rc;
 //!
 //! let rt = tokio::runtime::Runtime::new().unwrap();
