@@ -41,6 +41,10 @@ const ROUNDS: usize = 32;
 struct WakeQueue {
     woken: Mutex<Vec<usize>>,
     task: AtomicWaker,
+    /// Set while the scope's future is being polled: a wake then only
+    /// queues its slot, as the scope looks at the list again before it
+    /// returns (see `Core::poll`).
+    polling: AtomicBool,
 }
 
 /// The waker of one slot.
@@ -67,7 +71,13 @@ impl Wake for SlotWake {
         if !self.queued.swap(true, Ordering::SeqCst) {
             self.queue.woken.lock().push(self.slot);
             // After the push: the scope's task, once woken, finds the slot.
-            self.queue.task.wake();
+            // SeqCst, with the store that clears `polling`: either this load
+            // sees it cleared (and wakes the task), or the store comes later
+            // in the single total order, and the scope's check of the list
+            // after it (under the lock this push released) finds the slot.
+            if !self.queue.polling.load(Ordering::SeqCst) {
+                self.queue.task.wake();
+            }
         }
     }
 }
@@ -107,6 +117,7 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
             wakes: Arc::new(WakeQueue {
                 woken: Mutex::new(Vec::new()),
                 task: AtomicWaker::new(),
+                polling: AtomicBool::new(false),
             }),
             new: Vec::new(),
             woken: Vec::new(),
@@ -123,6 +134,31 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
     pub(super) fn poll<Fut>(
         &mut self,
         cx: &mut Context<'_>,
+        body: Pin<&mut Option<Fut>>,
+        cancelled: &mut Cancelled<'_>,
+    ) -> Poll<Result<Vec<T>, GroupError<E>>>
+    where
+        Fut: Future,
+        Fut::Output: BodyOutput<E>,
+    {
+        // Registered before any child is polled: a wake that comes after
+        // `polling` is cleared wakes this task.
+        self.wakes.task.register(cx.waker());
+        self.wakes.polling.store(true, Ordering::SeqCst);
+        let polled = self.poll_rounds(cx, body, cancelled);
+        // A wake during the poll only queued its slot (see `WakeQueue`).
+        // After this store a wake wakes the task; one that came before it
+        // is on the list, and sends the scope round again.
+        self.wakes.polling.store(false, Ordering::SeqCst);
+        if polled.is_pending() && !self.wakes.woken.lock().is_empty() {
+            cx.waker().wake_by_ref();
+        }
+        polled
+    }
+
+    fn poll_rounds<Fut>(
+        &mut self,
+        cx: &mut Context<'_>,
         mut body: Pin<&mut Option<Fut>>,
         cancelled: &mut Cancelled<'_>,
     ) -> Poll<Result<Vec<T>, GroupError<E>>>
@@ -130,9 +166,6 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
         Fut: Future,
         Fut::Output: BodyOutput<E>,
     {
-        // Registered before any child is polled: a wake from another thread
-        // during the polls below wakes this task.
-        self.wakes.task.register(cx.waker());
         let mut poll_body = true;
         for _ in 0..ROUNDS {
             if self.shared.token.is_cancelled() {
