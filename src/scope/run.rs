@@ -25,13 +25,12 @@ use alloc::vec::Vec;
 use core::future::Future;
 use core::mem;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Context, Poll, Waker};
 
 use super::handle::{Child, Outcome, Shared};
 use super::{BodyOutput, Flavour};
 use crate::futures::Cancelled;
-use crate::sync::{AtomicWaker, Mutex};
+use crate::sync::{AtomicUsize, AtomicWaker, Mutex, Ordering};
 use crate::{CancelCause, GroupError};
 
 /// Rounds in one poll of the scope before it yields to the executor.
@@ -41,18 +40,19 @@ const ROUNDS: usize = 32;
 struct WakeQueue {
     woken: Mutex<Vec<usize>>,
     task: AtomicWaker,
-    /// Set while the scope's future is being polled: a wake then only
-    /// queues its slot, as the scope looks at the list again before it
-    /// returns (see `Core::poll`).
-    polling: AtomicBool,
+    /// 1 while the scope's future is being polled: a wake then only queues
+    /// its slot, as the scope looks at the list again before it returns (see
+    /// `Core::poll`).
+    polling: AtomicUsize,
 }
 
 /// The waker of one slot.
 struct SlotWake {
     slot: usize,
-    /// Set by the first wake after the slot's last poll, cleared just before
+    /// 1 from the first wake after the slot's last poll, 0 again just before
     /// its next poll: a slot is on the `woken` list at most once per poll.
-    queued: AtomicBool,
+    /// (A `usize` flag: the atomics loom models.)
+    queued: AtomicUsize,
     queue: Arc<WakeQueue>,
 }
 
@@ -68,14 +68,14 @@ impl Wake for SlotWake {
         // single total order guarantees that one of them sees the other —
         // either the poll sees what the waker changed, or this wake queues
         // the slot again.
-        if !self.queued.swap(true, Ordering::SeqCst) {
+        if self.queued.swap(1, Ordering::SeqCst) == 0 {
             self.queue.woken.lock().push(self.slot);
             // After the push: the scope's task, once woken, finds the slot.
             // SeqCst, with the store that clears `polling`: either this load
             // sees it cleared (and wakes the task), or the store comes later
             // in the single total order, and the scope's check of the list
             // after it (under the lock this push released) finds the slot.
-            if !self.queue.polling.load(Ordering::SeqCst) {
+            if self.queue.polling.load(Ordering::SeqCst) == 0 {
                 self.queue.task.wake();
             }
         }
@@ -117,7 +117,7 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
             wakes: Arc::new(WakeQueue {
                 woken: Mutex::new(Vec::new()),
                 task: AtomicWaker::new(),
-                polling: AtomicBool::new(false),
+                polling: AtomicUsize::new(0),
             }),
             new: Vec::new(),
             woken: Vec::new(),
@@ -144,12 +144,12 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
         // Registered before any child is polled: a wake that comes after
         // `polling` is cleared wakes this task.
         self.wakes.task.register(cx.waker());
-        self.wakes.polling.store(true, Ordering::SeqCst);
+        self.wakes.polling.store(1, Ordering::SeqCst);
         let polled = self.poll_rounds(cx, body, cancelled);
         // A wake during the poll only queued its slot (see `WakeQueue`).
         // After this store a wake wakes the task; one that came before it
         // is on the list, and sends the scope round again.
-        self.wakes.polling.store(false, Ordering::SeqCst);
+        self.wakes.polling.store(0, Ordering::SeqCst);
         if polled.is_pending() && !self.wakes.woken.lock().is_empty() {
             cx.waker().wake_by_ref();
         }
@@ -292,7 +292,7 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
         let slot = self.slots.len();
         let wake = Arc::new(SlotWake {
             slot,
-            queued: AtomicBool::new(false),
+            queued: AtomicUsize::new(0),
             queue: Arc::clone(&self.wakes),
         });
         let waker = Waker::from(Arc::clone(&wake));
@@ -312,7 +312,7 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
             return false; // a stale wake for a slot since freed
         };
         // SeqCst: see `SlotWake::wake_by_ref`.
-        entry.wake.queued.swap(false, Ordering::SeqCst);
+        entry.wake.queued.swap(0, Ordering::SeqCst);
         let mut cx = Context::from_waker(&entry.waker);
         let outcome = match poll_caught(Pin::new(child), &mut cx) {
             Poll::Pending => return false,
