@@ -587,6 +587,9 @@ mod err_group {
 
 /// A scope's own wake-up path: a child woken from another thread (its slot
 /// queued, the scope's task woken unless the scope is mid-poll) is polled.
+/// Negative controls: a wake that never wakes the task deadlocks the first
+/// model; dropping the scope's check of the woken list after it clears its
+/// `polling` flag deadlocks the second.
 mod scope {
     use super::*;
 

@@ -148,7 +148,8 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
         let polled = self.poll_rounds(cx, body, cancelled);
         // A wake during the poll only queued its slot (see `WakeQueue`).
         // After this store a wake wakes the task; one that came before it
-        // is on the list, and sends the scope round again.
+        // is on the list, and sends the scope round again. (Without this
+        // check, loom's two-thread model in `tests/loom.rs` deadlocks.)
         self.wakes.polling.store(0, Ordering::SeqCst);
         if polled.is_pending() && !self.wakes.woken.lock().is_empty() {
             cx.waker().wake_by_ref();
