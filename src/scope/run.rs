@@ -246,6 +246,11 @@ impl<'env, T, E, K: Flavour> Core<'env, T, E, K> {
                 }
                 return Poll::Pending;
             }
+            if self.shared.token.is_cancelled() {
+                // Cancelled by the body (`Scope::cancel`, its token) in this
+                // round: no child runs again, new ones not at all.
+                continue;
+            }
             if self.poll_children() {
                 body.set(None);
                 return Poll::Ready(self.finish());

@@ -426,6 +426,27 @@ runtime_tests! {
         assert_eq!(ledger.settled(), (0, 1));
     }
 
+    async fn scope_cancelled_by_the_body_never_starts_its_new_children(rt) {
+        let ledger = Ledger::new();
+        let started = AtomicUsize::new(0);
+        let result = scope(async |s| {
+            for _ in 0..3 {
+                let (ticket, started) = (ledger.ticket(), &started);
+                s.spawn(async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    ticket.complete();
+                    Ok::<(), ()>(())
+                });
+            }
+            s.cancel();
+            assert_eq!(s.cause(), Some(CancelCause::Explicit));
+        })
+        .await;
+        assert!(matches!(result, Err(GroupError::Cancelled(CancelCause::Explicit))));
+        assert_eq!(started.load(Ordering::SeqCst), 0);
+        assert_eq!(ledger.settled(), (0, 3));
+    }
+
     async fn dropping_a_scope_future_drops_every_child_exactly_once(rt) {
         let ledger = Ledger::new();
         let token_seen = {
