@@ -80,6 +80,22 @@
 //! `unsafe` or a blocking wait: their children run somewhere else, and must
 //! be stopped before the borrow ends, which a forgotten future cannot do.
 //!
+//! ```
+//! use std::task::{Context, Waker};
+//!
+//! let data = vec![1, 2, 3];
+//! let mut scoped = Box::pin(taskgroup::scope(async |s| {
+//!     s.spawn(async {
+//!         std::future::pending::<()>().await; // parked, holding `&data`
+//!         Ok::<_, ()>(data.len())
+//!     });
+//! }));
+//! let _ = scoped.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+//! std::mem::forget(scoped); // the child is leaked with the scope, never polled again
+//! drop(data); // so the borrow is over: nothing can read `data` any more
+//! # use std::future::Future;
+//! ```
+//!
 //! The handle is owned and cloneable, but it is bounded by `'env` as the
 //! children are, so it cannot reach anything that outlives the borrowed
 //! data; a clone kept past the end of the scope only gets its spawns
