@@ -14,6 +14,7 @@
 //! | [`CancellationToken`] | tree of cancellation signals; `run_until_cancelled`, `drop_guard` | Go `context.WithCancel`, tokio-util `CancellationToken` |
 //! | [`Semaphore`] | weighted, FIFO-fair permits; [`new`](Semaphore::new) grows and shrinks (`add_permits`, `forget`) and a request waits while it could be granted; [`fixed`](Semaphore::fixed) fails an impossible request at once | tokio `Semaphore`, Go `semaphore.Weighted` |
 //! | [`ErrGroup`] | spawn fallible tasks on any runtime; `join` (results in spawn order, or the first error with the rest cancelled), `join_next`, limits, child groups, deadlines, panic policy | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
+//! | [`scope()`] | children that borrow from the caller, need not be `Send` or `'static`, and run inside the scope's own future (no runtime, `no_std` too); first error cancels the rest, results in spawn order, `join_next`, limits, panic policy | `moro`, `async-scoped`, `FuturesUnordered` + `try_join_all` |
 //! | [`runtime::Runtime`] | `spawn` + `sleep`, one adapter per runtime | — |
 //!
 //! # Quick start
@@ -138,6 +139,7 @@ mod wait_group;
 pub mod patterns;
 #[cfg(feature = "std")]
 pub mod runtime;
+pub mod scope;
 
 pub use cancel::{CancellationToken, DropGuard, DropGuardRef};
 #[cfg(feature = "diagnostics")]
@@ -149,6 +151,7 @@ pub use error::{CancelCause, GroupError, PanicPolicy};
 #[cfg(feature = "std")]
 pub use group::{Builder, ErrGroup, Spawner, StopReport};
 pub use latch::Latch;
+pub use scope::{scope, scope_local, Scope, ScopeBuilder};
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};
 pub use spawn_error::SpawnError;
 pub use task_id::TaskId;
@@ -164,6 +167,7 @@ pub mod futures {
     pub use crate::counter::Wait;
     #[cfg(feature = "std")]
     pub use crate::group::Shielded;
+    pub use crate::scope::JoinNext;
     pub use crate::semaphore::Acquire;
     pub use crate::wait_group::Tracked;
 }

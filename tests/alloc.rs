@@ -17,7 +17,10 @@
 //!   `acquire()` three blocks and the release that grants it one;
 //! * `ErrGroup::spawn` costs at most one allocation per task beyond the
 //!   runtime's own (a raw spawn of the same future on the same runtime), on
-//!   tokio current-thread and on a smol executor, with and without a limit.
+//!   tokio current-thread and on a smol executor, with and without a limit;
+//! * a `scope` child costs one allocation (its boxed future), plus one for
+//!   its slot's waker only while more children are pending at once than
+//!   ever before in that scope (slots are reused).
 //!
 //! Counts are kept per thread (`tests/support/counting_alloc.rs`: a `const`
 //! thread-local `Cell`, which needs no allocation and no destructor), so the
@@ -514,4 +517,81 @@ fn err_group_spawn_costs_at_most_one_allocation_beyond_smols() {
     });
     assert_at_most_one_more("ErrGroup on smol", group, raw);
     assert_at_most_one_more("ErrGroup with a limit on smol", limited, raw);
+}
+
+// ---------------------------------------------------------------------------
+// scope: one allocation per child (its boxed future); a child still pending
+// after its first poll holds a slot whose waker is one more, reused by later
+// children.
+
+/// Pending once (waking itself at once), then ready.
+#[derive(Default)]
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A scope of `n` children (with `limit`, if any), each yielding first if
+/// `yields`; returns how many values came back.
+fn scope_batch(limit: Option<usize>, yields: bool, n: usize) -> usize {
+    let mut builder = taskgroup::ScopeBuilder::new();
+    if let Some(limit) = limit {
+        builder = builder.limit(limit);
+    }
+    futures::executor::block_on(builder.run(|s| async move {
+        for i in 0..n {
+            s.spawn(async move {
+                if yields {
+                    YieldOnce::default().await;
+                }
+                job(i).await
+            });
+        }
+    }))
+    .expect("no child fails")
+    .len()
+}
+
+/// Growing the scope's lists (amortized doubling) for twice the children:
+/// a few allocations per list, not per child.
+const GROWTH: usize = 16;
+
+#[test]
+fn scope_costs_one_allocation_per_child() {
+    let ready = marginal("scope, children ready at once", |n| {
+        scope_batch(None, false, n)
+    });
+    assert!(
+        ready.0 <= BATCH + GROWTH,
+        "{} allocations for {BATCH} more children: more than one each",
+        ready.0
+    );
+    // Every child pending at once: its box, and a slot (with its waker).
+    let pending = marginal("scope, all children pending at once", |n| {
+        scope_batch(None, true, n)
+    });
+    assert!(
+        pending.0 <= 2 * BATCH + GROWTH,
+        "{} allocations for {BATCH} more pending children: more than two each",
+        pending.0
+    );
+    // At most 8 pending at once: the slots are reused, one allocation a child.
+    let limited = marginal("scope limit(8), children pending", |n| {
+        scope_batch(Some(8), true, n)
+    });
+    assert!(
+        limited.0 <= BATCH + GROWTH,
+        "{} allocations for {BATCH} more children behind a limit of 8: more than one each",
+        limited.0
+    );
 }

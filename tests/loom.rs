@@ -584,3 +584,54 @@ mod err_group {
         });
     }
 }
+
+/// A scope's own wake-up path: a child woken from another thread (its slot
+/// queued, the scope's task woken unless the scope is mid-poll) is polled.
+/// Negative controls: a wake that never wakes the task deadlocks the first
+/// model; dropping the scope's check of the woken list after it clears its
+/// `polling` flag deadlocks the second.
+mod scope {
+    use super::*;
+
+    #[test]
+    fn child_woken_from_another_thread() {
+        loom::model(|| {
+            let latch = Latch::new(1);
+            let opener = latch.clone();
+            let worker = thread::spawn(move || opener.count_down());
+            let values = block_on(taskgroup::scope(async |s| {
+                s.spawn(async {
+                    latch.wait().await;
+                    Ok::<_, ()>(1)
+                });
+            }))
+            .unwrap();
+            assert_eq!(values, [1]);
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn two_children_woken_from_two_threads() {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(|| {
+            let (first, second) = (Latch::new(1), Latch::new(1));
+            let (a, b) = (first.clone(), second.clone());
+            let one = thread::spawn(move || a.count_down());
+            let two = thread::spawn(move || b.count_down());
+            let values = block_on(taskgroup::scope(async |s| {
+                for (latch, value) in [(&first, 1), (&second, 2)] {
+                    s.spawn(async move {
+                        latch.wait().await;
+                        Ok::<_, ()>(value)
+                    });
+                }
+            }))
+            .unwrap();
+            assert_eq!(values, [1, 2]);
+            one.join().unwrap();
+            two.join().unwrap();
+        });
+    }
+}

@@ -23,6 +23,7 @@ mod err_group;
 mod faults;
 mod latch;
 mod patterns;
+mod scope;
 mod semaphore;
 mod wait_group;
 
