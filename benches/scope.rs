@@ -77,7 +77,8 @@ async fn child(i: u64, yields: bool) -> u64 {
 fn scope(n: u64, yields: bool) -> Vec<u64> {
     block_on(taskgroup::scope(|s| async move {
         for i in 0..n {
-            s.spawn(async move { Ok::<_, ()>(child(i, yields).await) });
+            s.spawn(async move { Ok::<_, ()>(child(i, yields).await) })
+                .unwrap();
         }
     }))
     .unwrap()
@@ -86,7 +87,8 @@ fn scope(n: u64, yields: bool) -> Vec<u64> {
 fn scope_local(n: u64, yields: bool) -> Vec<u64> {
     block_on(taskgroup::scope_local(|s| async move {
         for i in 0..n {
-            s.spawn(async move { Ok::<_, ()>(child(i, yields).await) });
+            s.spawn(async move { Ok::<_, ()>(child(i, yields).await) })
+                .unwrap();
         }
     }))
     .unwrap()

@@ -42,7 +42,7 @@ pub(super) type Outcome<T, E> = (usize, Result<T, GroupError<E>>);
 /// let mut longest = 0;
 /// let lengths = futures::executor::block_on(taskgroup::scope(async |s| {
 ///     for word in &words {
-///         s.spawn(async move { Ok::<_, ()>(word.len()) });
+///         s.spawn(async move { Ok::<_, ()>(word.len()) }).unwrap();
 ///     }
 ///     while let Some(Ok(length)) = s.join_next().await {
 ///         longest = longest.max(length); // taken here, in completion order
@@ -155,11 +155,15 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     /// need not be `'static`; with [`scope_local`](crate::scope_local) it
     /// need not be `Send` either.
     ///
-    /// # Panics
+    /// The same contract as every spawning method of this crate: a refusal
+    /// is a [`SpawnError`] that hands the future back.
     ///
-    /// If the scope is over (it finished, was cancelled, or was dropped):
-    /// only a handle kept past the scope can see that. Use
-    /// [`try_spawn`](Self::try_spawn) to get the future back instead.
+    /// # Errors
+    ///
+    /// [`SpawnError::Closed`], the future untouched, if the scope is over (it
+    /// finished, was cancelled, or was dropped): only a handle kept past the
+    /// scope can see that. (`spawn` never refuses for a full scope: it
+    /// queues; [`try_spawn`](Self::try_spawn) does.)
     ///
     /// # Examples
     ///
@@ -170,24 +174,18 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     ///         s.spawn(async move {
     ///             *hit += 1; // each child has its own `&mut`
     ///             Ok::<_, ()>(())
-    ///         });
+    ///         }).unwrap();
     ///     }
     /// }));
     /// assert!(result.is_ok());
     /// assert_eq!(hits, [1, 1, 1]);
     /// ```
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> TaskId
+    pub fn spawn<F>(&self, future: F) -> Result<TaskId, SpawnError<F>>
     where
         K: Admit<'env, Result<T, E>, F>,
     {
-        match self.place(future, false) {
-            Ok(id) => id,
-            Err(_) => panic!(
-                "Scope::spawn on a scope that is over (finished, cancelled or dropped): \
-                 the child was not spawned"
-            ),
-        }
+        self.place(future, false)
     }
 
     /// Spawns `future` only if it can start now: with the scope's limit
@@ -269,7 +267,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     ///
     /// ```
     /// let result = futures::executor::block_on(taskgroup::scope(|s| async move {
-    ///     s.spawn(async { Ok::<_, ()>("first") });
+    ///     s.spawn(async { Ok::<_, ()>("first") }).unwrap();
     ///     assert_eq!(s.join_next().await.unwrap().unwrap(), "first");
     ///     assert!(s.join_next().await.is_none()); // nothing left
     /// }));
@@ -296,8 +294,8 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     ///     s.spawn(async move {
     ///         token.cancel(); // a child cancels the whole scope
     ///         Ok::<(), ()>(())
-    ///     });
-    ///     s.spawn(std::future::pending()); // dropped by the cancellation
+    ///     }).unwrap();
+    ///     s.spawn(std::future::pending()).unwrap(); // dropped by the cancellation
     /// }));
     /// assert!(matches!(result, Err(GroupError::Cancelled(CancelCause::Explicit))));
     /// ```
@@ -317,7 +315,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     /// use taskgroup::{CancelCause, GroupError};
     ///
     /// let result = futures::executor::block_on(taskgroup::scope(|s| async move {
-    ///     s.spawn(std::future::pending::<Result<(), ()>>());
+    ///     s.spawn(std::future::pending::<Result<(), ()>>()).unwrap();
     ///     s.cancel();
     ///     std::future::pending::<()>().await; // the body is dropped too
     /// }));
@@ -333,7 +331,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     ///
     /// ```
     /// let result = futures::executor::block_on(taskgroup::scope(|s| async move {
-    ///     s.spawn(async { Ok::<_, ()>(1) });
+    ///     s.spawn(async { Ok::<_, ()>(1) }).unwrap();
     ///     assert_eq!(s.cause(), None);
     /// }));
     /// assert!(result.is_ok());
@@ -351,7 +349,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     ///
     /// ```
     /// let result = futures::executor::block_on(taskgroup::scope(|s| async move {
-    ///     s.spawn(async { Ok::<_, ()>(1) });
+    ///     s.spawn(async { Ok::<_, ()>(1) }).unwrap();
     ///     assert_eq!(s.len(), 1);
     ///     s.join_next().await;
     ///     assert_eq!(s.len(), 0);
@@ -371,7 +369,7 @@ impl<'env, T, E, K: Flavour> Scope<'env, T, E, K> {
     /// ```
     /// let result = futures::executor::block_on(taskgroup::scope(|s| async move {
     ///     assert!(s.is_empty());
-    ///     s.spawn(async { Ok::<_, ()>(1) });
+    ///     s.spawn(async { Ok::<_, ()>(1) }).unwrap();
     ///     assert!(!s.is_empty());
     /// }));
     /// assert!(result.is_ok());

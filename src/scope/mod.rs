@@ -88,7 +88,7 @@
 //!     s.spawn(async {
 //!         std::future::pending::<()>().await; // parked, holding `&data`
 //!         Ok::<_, ()>(data.len())
-//!     });
+//!     }).unwrap();
 //! }));
 //! let _ = scoped.as_mut().poll(&mut Context::from_waker(Waker::noop()));
 //! std::mem::forget(scoped); // the child is leaked with the scope, never polled again
@@ -109,7 +109,7 @@
 //!     let data = vec![1, 2, 3];
 //!     let data = &data;
 //!     taskgroup::scope(move |s| async move {
-//!         s.spawn(async move { Ok::<_, ()>(data.len()) });
+//!         s.spawn(async move { Ok::<_, ()>(data.len()) }).unwrap();
 //!     })
 //! }; // `data` is dropped here, while the scope (and its child) would live on
 //! futures::executor::block_on(scope).unwrap();
@@ -122,7 +122,7 @@
 //! let data = &data;
 //! futures::executor::block_on(taskgroup::scope(|s| async move {
 //!     std::thread::spawn(move || {
-//!         s.spawn(async move { Ok::<_, ()>(data.len()) }); // needs `'static`
+//!         s.spawn(async move { Ok::<_, ()>(data.len()) }).unwrap(); // needs `'static`
 //!     });
 //! }))
 //! .unwrap();
@@ -136,7 +136,7 @@
 //!     let data = vec![1, 2, 3];
 //!     let data = &data;
 //!     futures::executor::block_on(taskgroup::scope(async |s| {
-//!         s.spawn(async move { Ok::<_, ()>(data.len()) });
+//!         s.spawn(async move { Ok::<_, ()>(data.len()) }).unwrap();
 //!         kept = Some(s);
 //!     }))
 //!     .unwrap();
@@ -153,7 +153,7 @@
 //! rt.block_on(async {
 //!     let handle = tokio::spawn(taskgroup::scope_local(|s| async move {
 //!         let shared = Rc::new(5);
-//!         s.spawn(async move { Ok::<_, ()>(*shared) });
+//!         s.spawn(async move { Ok::<_, ()>(*shared) }).unwrap();
 //!     }));
 //!     handle.await.unwrap().unwrap();
 //! });
@@ -166,7 +166,7 @@
 //!
 //! futures::executor::block_on(taskgroup::scope(|s| async move {
 //!     let shared = Rc::new(5);
-//!     s.spawn(async move { Ok::<_, ()>(*shared) });
+//!     s.spawn(async move { Ok::<_, ()>(*shared) }).unwrap();
 //! }))
 //! .unwrap();
 //! ```
@@ -178,7 +178,7 @@
 //!
 //! let values = futures::executor::block_on(taskgroup::scope_local(|s| async move {
 //!     let shared = Rc::new(5);
-//!     s.spawn(async move { Ok::<_, ()>(*shared) });
+//!     s.spawn(async move { Ok::<_, ()>(*shared) }).unwrap();
 //! }));
 //! assert_eq!(values.unwrap(), [5]);
 //! ```
@@ -246,7 +246,7 @@ use alloc::sync::Arc;
 /// let values = futures::executor::block_on(taskgroup::scope_local(async |s| {
 ///     for item in &items {
 ///         let calls = &calls;
-///         s.spawn(async move { lookup(item, calls).await });
+///         s.spawn(async move { lookup(item, calls).await }).unwrap();
 ///     }
 /// }));
 /// assert_eq!(values.unwrap(), (0..10).map(|id| id * 10).collect::<Vec<_>>());
@@ -259,7 +259,7 @@ use alloc::sync::Arc;
 /// use taskgroup::GroupError;
 ///
 /// let result = futures::executor::block_on(taskgroup::scope(|s| async move {
-///     s.spawn(std::future::pending::<Result<u32, &str>>()); // dropped
+///     s.spawn(std::future::pending::<Result<u32, &str>>()).unwrap(); // dropped
 ///     s.spawn(async { Err("no route to host") });
 /// }));
 /// assert!(matches!(result, Err(GroupError::Task("no route to host"))));
@@ -303,7 +303,7 @@ where
 ///         s.spawn(async move {
 ///             log.borrow_mut().push(n);
 ///             Ok::<_, ()>(())
-///         });
+///         }).unwrap();
 ///     }
 /// }));
 /// assert!(result.is_ok());
@@ -333,7 +333,7 @@ where
 ///         .panic_policy(PanicPolicy::Capture)
 ///         .run(async |s| {
 ///             for n in &data {
-///                 s.spawn(async move { Ok::<_, ()>(n * 2) });
+///                 s.spawn(async move { Ok::<_, ()>(n * 2) }).unwrap();
 ///             }
 ///         }),
 /// );
@@ -357,7 +357,7 @@ impl ScopeBuilder {
     ///
     /// ```
     /// let values = futures::executor::block_on(taskgroup::ScopeBuilder::new().run(|s| async move {
-    ///     s.spawn(async { Ok::<_, ()>(1) });
+    ///     s.spawn(async { Ok::<_, ()>(1) }).unwrap();
     /// }));
     /// assert_eq!(values.unwrap(), [1]);
     /// ```
@@ -389,7 +389,7 @@ impl ScopeBuilder {
     ///                 smol::future::yield_now().await; // let the others run
     ///                 running.set(running.get() - 1);
     ///                 Ok::<_, ()>(())
-    ///             });
+    ///             }).unwrap();
     ///         }
     ///     },
     /// ));
@@ -418,7 +418,7 @@ impl ScopeBuilder {
     /// let mut outcomes = Vec::new();
     /// let result = futures::executor::block_on(ScopeBuilder::new().keep_going().run(async |s| {
     ///     for n in 1..=4u32 {
-    ///         s.spawn(async move { if n % 2 == 0 { Err(n) } else { Ok(n) } });
+    ///         s.spawn(async move { if n % 2 == 0 { Err(n) } else { Ok(n) } }).unwrap();
     ///     }
     ///     while let Some(outcome) = s.join_next().await {
     ///         outcomes.push(outcome.map_err(|e| e.into_task_error()));
@@ -445,7 +445,7 @@ impl ScopeBuilder {
     ///     ScopeBuilder::new()
     ///         .panic_policy(PanicPolicy::Capture)
     ///         .run(|s| async move {
-    ///             s.spawn(async { if true { panic!("bug in the parser") } Ok::<(), ()>(()) });
+    ///             s.spawn(async { if true { panic!("bug in the parser") } Ok::<(), ()>(()) }).unwrap();
     ///         }),
     /// );
     /// assert_eq!(result.unwrap_err().panic_message(), Some("bug in the parser"));
@@ -469,7 +469,7 @@ impl ScopeBuilder {
     /// let shutdown = CancellationToken::new();
     /// let result = futures::executor::block_on(
     ///     ScopeBuilder::new().parent_token(&shutdown).run(async |s| {
-    ///         s.spawn(std::future::pending::<Result<(), ()>>());
+    ///         s.spawn(std::future::pending::<Result<(), ()>>()).unwrap();
     ///         shutdown.cancel();
     ///     }),
     /// );
@@ -499,7 +499,7 @@ impl ScopeBuilder {
     ///
     /// ```
     /// let values = futures::executor::block_on(taskgroup::ScopeBuilder::new().run(|s| async move {
-    ///     s.spawn(async { Ok::<_, ()>("sent") });
+    ///     s.spawn(async { Ok::<_, ()>("sent") }).unwrap();
     /// }));
     /// assert_eq!(values.unwrap(), ["sent"]);
     /// ```
@@ -534,7 +534,7 @@ impl ScopeBuilder {
     ///
     /// let values = futures::executor::block_on(taskgroup::ScopeBuilder::new().run_local(|s| async move {
     ///     let local = Rc::new("local");
-    ///     s.spawn(async move { Ok::<_, ()>(*local) });
+    ///     s.spawn(async move { Ok::<_, ()>(*local) }).unwrap();
     /// }));
     /// assert_eq!(values.unwrap(), ["local"]);
     /// ```
