@@ -555,7 +555,8 @@ fn scope_batch(limit: Option<usize>, yields: bool, n: usize) -> usize {
                     YieldOnce::default().await;
                 }
                 job(i).await
-            });
+            })
+            .unwrap();
         }
     }))
     .expect("no child fails")
