@@ -149,7 +149,7 @@ pub use diagnostics::{Pending, PendingKind};
 pub use error::PanicPayload;
 pub use error::{CancelCause, GroupError, PanicPolicy};
 #[cfg(feature = "std")]
-pub use group::{Builder, ErrGroup, Spawner, StopReport};
+pub use group::{Builder, ErrGroup, Ready, Spawner, StartError, StopReport};
 pub use latch::Latch;
 pub use scope::{scope, scope_local, Scope, ScopeBuilder};
 pub use semaphore::{AcquireError, Permit, Semaphore, TryAcquireError};

@@ -9,6 +9,7 @@ mod record;
 mod shared;
 mod shield;
 mod spawner;
+mod start;
 mod stop;
 mod task;
 mod worker;
@@ -24,6 +25,7 @@ use event_listener::EventListener;
 pub use self::builder::Builder;
 pub use self::shield::Shielded;
 pub use self::spawner::Spawner;
+pub use self::start::{Ready, StartError};
 pub use self::stop::StopReport;
 
 use self::shared::Shared;
@@ -651,6 +653,72 @@ where
             #[cfg(feature = "diagnostics")]
             pending,
         )
+    }
+
+    /// Starts a task and waits until it reports that it is ready (Trio's
+    /// `nursery.start`, Go's `Start() error`): `make` gets a [`Ready`]
+    /// handle and returns the task's future, which calls
+    /// [`ready(value)`](Ready::ready) once it is up (say, with the address
+    /// it bound). `start` returns that value with the task's id; the task
+    /// goes on running in the group.
+    ///
+    /// Until it is ready, the future runs inside this call (on the caller's
+    /// task), so a failure before readiness is the caller's alone: the
+    /// group never sees the task.
+    ///
+    /// # Errors
+    ///
+    /// * [`StartError::Failed`]: the task returned an error, panicked (under
+    ///   [`PanicPolicy::Capture`]) or the group was cancelled or stopped
+    ///   before it was ready.
+    /// * [`StartError::EndedBeforeReady`]: it returned `Ok` without
+    ///   reporting ready — never a hang.
+    /// * [`StartError::Closed`]: it was ready, but the group was closed
+    ///   meanwhile (the task is dropped).
+    ///
+    /// # Panics
+    ///
+    /// Resumes the task's panic before readiness under
+    /// [`PanicPolicy::Resume`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before the task is ready drops the task (it never
+    /// reached the group).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, StartError};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), String, _>::new(SmolRuntime::global());
+    ///     let (_, address) = group
+    ///         .start(|ready| async move {
+    ///             let listener = smol::net::TcpListener::bind("127.0.0.1:0").await
+    ///                 .map_err(|e| e.to_string())?;
+    ///             ready.ready(listener.local_addr().unwrap()); // up: `start` returns
+    ///             let _ = listener.accept().await; // ...and it goes on serving
+    ///             Ok(())
+    ///         })
+    ///         .await
+    ///         .unwrap();
+    ///     assert!(address.ip().is_loopback());
+    ///
+    ///     // A task that fails before it is ready hands its error to `start`.
+    ///     let failed = group.start::<(), _, _>(|_ready| async { Err("port in use".to_owned()) }).await;
+    ///     let Err(StartError::Failed(error)) = failed else { panic!("it failed") };
+    ///     assert_eq!(error.into_task_error().as_deref(), Some("port in use"));
+    ///     group.cancel();
+    ///     let _ = group.join().await;
+    /// });
+    /// ```
+    pub async fn start<V, F, Fut>(&self, make: F) -> Result<(TaskId, V), StartError<E>>
+    where
+        F: FnOnce(Ready<V>) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.spawner.start(make).await
     }
 
     /// Runs `future` as a *shielded section* of a task: while it runs, a

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use super::record::Recorder;
 use super::shared::{Admitted, Shared};
 use super::shield::Shielded;
+use super::start::{Ready, StartError};
 use super::task::Task;
 use super::worker::{Slot, Worker};
 use crate::runtime::Runtime;
@@ -39,6 +40,43 @@ impl<T, E, R: Runtime> Spawner<T, E, R> {
         } else {
             self.shared.keep(self.runtime.spawn_with_handle(task));
         }
+    }
+
+    /// Starts a task and waits until it is ready (see
+    /// [`ErrGroup::start`](crate::ErrGroup::start)).
+    ///
+    /// # Errors
+    ///
+    /// As [`ErrGroup::start`](crate::ErrGroup::start).
+    ///
+    /// # Panics
+    ///
+    /// As [`ErrGroup::start`](crate::ErrGroup::start).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use taskgroup::{runtime::SmolRuntime, ErrGroup, StartError};
+    ///
+    /// smol::block_on(async {
+    ///     let group = ErrGroup::<(), (), _>::new(SmolRuntime::global());
+    ///     let spawner = group.spawner();
+    ///     // Returning without reporting ready is an error, not a hang.
+    ///     let ended = spawner.start::<u16, _, _>(|_ready| async { Ok(()) }).await;
+    ///     assert!(matches!(ended, Err(StartError::EndedBeforeReady)));
+    ///     let (_, port) = spawner.start(|ready| async move { ready.ready(8080u16); Ok(()) }).await.unwrap();
+    ///     assert_eq!(port, 8080);
+    ///     group.join().await.unwrap();
+    /// });
+    /// ```
+    pub async fn start<V, F, Fut>(&self, make: F) -> Result<(TaskId, V), StartError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(Ready<V>) -> Fut,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        super::start::start(self, self.shared.config().panic_policy, make).await
     }
 
     /// Runs `future` as a shielded section (see

@@ -796,9 +796,31 @@ mod services {
     use std::time::Duration;
 
     use taskgroup::runtime::Runtime;
-    use taskgroup::{CancelCause, ErrGroup, GroupError, Latch};
+    use taskgroup::{CancelCause, ErrGroup, GroupError, Latch, PanicPolicy, StartError};
 
     use crate::common::runtime_tests;
+
+    #[test]
+    #[cfg(panic = "unwind")]
+    fn start_reports_a_panic_before_ready_per_the_panic_policy() {
+        let rt = taskgroup::runtime::SmolRuntime::global();
+        let group = ErrGroup::<(), (), _>::builder(rt.clone())
+            .panic_policy(PanicPolicy::Capture)
+            .build();
+        let captured =
+            ::smol::block_on(group.start::<(), _, _>(|_ready| async { panic!("bind failed") }));
+        assert!(
+            matches!(&captured, Err(StartError::Failed(e)) if e.panic_message() == Some("bind failed"))
+        );
+        let group = ErrGroup::<(), (), _>::new(rt);
+        let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ::smol::block_on(group.start::<(), _, _>(|_ready| async { panic!("bind failed") }))
+        }));
+        assert_eq!(
+            crate::common::panic_message(&*resumed.unwrap_err()),
+            "bind failed"
+        );
+    }
 
     runtime_tests! {
         async fn stop_grace_lets_a_slow_in_flight_task_finish_and_drops_one_that_overruns(rt) {
@@ -948,6 +970,48 @@ mod services {
             let outcomes = child.join_all().await;
             assert!(matches!(outcomes[0], Ok("child finished cleanly")));
             assert!(matches!(outcomes[1], Err(GroupError::Cancelled(_))));
+        }
+
+        async fn start_returns_the_ready_value_and_the_task_goes_on_in_the_group(rt) {
+            let group = ErrGroup::<&str, &str, _>::new(rt.clone());
+            let gate = Latch::new(1);
+            let opened = gate.clone();
+            let (id, port) = group.start(|ready| async move {
+                ready.ready(8080u16);
+                opened.wait().await; // still running after `start` returned
+                Ok("served")
+            }).await.unwrap();
+            assert_eq!(id.index(), 0);
+            assert_eq!(port, 8080);
+            assert_eq!(group.len(), 1);
+            gate.count_down();
+            assert_eq!(group.join().await.unwrap(), ["served"]);
+        }
+
+        async fn start_hands_an_early_failure_to_the_caller_and_never_hangs(rt) {
+            let group = ErrGroup::<(), &str, _>::new(rt.clone());
+            let failed = group.start::<u16, _, _>(|_ready| async { Err("port in use") }).await;
+            assert!(matches!(failed, Err(StartError::Failed(GroupError::Task("port in use")))));
+            let ended = group.start::<u16, _, _>(|_ready| async { Ok(()) }).await;
+            assert!(matches!(ended, Err(StartError::EndedBeforeReady)));
+            assert!(ended.unwrap_err().to_string().contains("without reporting"));
+            // Ready and finished in one poll: the group still records it.
+            let (_, v) = group.start(|ready| async move { ready.ready(1u8); Ok(()) }).await.unwrap();
+            assert_eq!(v, 1);
+            // The early failures never reached the group.
+            assert_eq!(group.join().await.unwrap(), [()]);
+        }
+
+        async fn start_on_a_cancelled_or_closed_group_is_refused(rt) {
+            let group = ErrGroup::<(), (), _>::new(rt.clone());
+            let spawner = group.spawner();
+            group.close();
+            let closed = spawner.start(|ready| async move { ready.ready(()); std::future::pending().await }).await;
+            assert!(matches!(closed, Err(StartError::Closed)));
+            group.cancel();
+            let cancelled = spawner.start::<(), _, _>(|_ready| std::future::pending()).await;
+            assert!(matches!(cancelled, Err(StartError::Failed(GroupError::Cancelled(CancelCause::Explicit)))));
+            assert!(group.join().await.is_ok());
         }
 
         async fn a_discarding_group_keeps_only_failures(rt) {
