@@ -570,6 +570,84 @@ mod err_group {
     }
 
     #[test]
+    fn a_parent_join_waits_for_a_child_task_not_for_the_child_handle() {
+        // The child's handle outlives the parent's join: the join returns
+        // once the child's task is recorded, and the child is then closed.
+        loom::model(|| {
+            let parent = ErrGroup::<u8, (), _>::new(LoomThreads);
+            let child = parent.child::<u8, ()>();
+            child.spawn(async { Ok(2) }).unwrap();
+            assert_eq!(block_on(parent.join()).unwrap(), Vec::<u8>::new());
+            assert!(child.spawn(async { Ok(3) }).unwrap_err().is_closed());
+            assert_eq!(block_on(child.join()).unwrap(), vec![2]);
+        });
+    }
+
+    #[test]
+    fn a_graceful_stop_wakes_a_task_waiting_on_the_token_and_lets_it_finish() {
+        // The stop sets `stopping`, then cancels the token; the task wakes on
+        // the token, sees the stop, and finishes instead of being dropped.
+        loom::model(|| {
+            let group = ErrGroup::<u8, (), _>::new(LoomThreads);
+            let token = group.cancellation_token();
+            group
+                .spawn(async move {
+                    token.cancelled().await;
+                    Ok(7)
+                })
+                .unwrap();
+            let report = block_on(group.stop(Duration::MAX));
+            assert!(report.is_clean());
+            assert!(matches!(report.outcomes(), [Ok(7)]));
+        });
+    }
+
+    #[test]
+    fn the_end_of_the_grace_period_drops_a_task_that_waits_forever() {
+        // Loom's sleep is ready at once: the grace period ends at the first
+        // poll, and the abort must reach the task parked on it.
+        loom::model(|| {
+            let group = ErrGroup::<(), (), _>::new(LoomThreads);
+            let gone = WaitGroup::new();
+            let guard = gone.enter();
+            group
+                .spawn(async move {
+                    let _guard = guard;
+                    std::future::pending::<()>().await;
+                    Ok(())
+                })
+                .unwrap();
+            let report = block_on(group.stop(Duration::ZERO));
+            assert!(matches!(
+                report.outcomes(),
+                [Err(GroupError::Cancelled(CancelCause::Stopped))]
+            ));
+            assert!(
+                report.overran().len() <= 1,
+                "overran only if it had started"
+            );
+            assert_eq!(gone.count(), 0, "the future was dropped before the report");
+        });
+    }
+
+    #[test]
+    fn a_shield_open_at_the_end_of_the_grace_period_holds_off_the_drop() {
+        // The section is opened before the stop: the stop waits for it to
+        // close (its exit notifies), and the task finishes inside it.
+        loom::model(|| {
+            let group = ErrGroup::<u8, (), _>::new(LoomThreads);
+            let token = group.cancellation_token();
+            let shielded = group.shield(async move {
+                token.cancelled().await;
+                5
+            });
+            group.spawn(async move { Ok(shielded.await) }).unwrap();
+            let report = block_on(group.stop(Duration::ZERO));
+            assert!(matches!(report.outcomes(), [Ok(5)]));
+        });
+    }
+
+    #[test]
     fn explicit_cancel_against_completion() {
         loom::model(|| {
             let group = ErrGroup::<u8, (), _>::new(LoomThreads);
@@ -603,7 +681,8 @@ mod scope {
                 s.spawn(async {
                     latch.wait().await;
                     Ok::<_, ()>(1)
-                });
+                })
+                .unwrap();
             }))
             .unwrap();
             assert_eq!(values, [1]);
@@ -625,7 +704,8 @@ mod scope {
                     s.spawn(async move {
                         latch.wait().await;
                         Ok::<_, ()>(value)
-                    });
+                    })
+                    .unwrap();
                 }
             }))
             .unwrap();
