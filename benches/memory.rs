@@ -643,6 +643,20 @@ async fn tokio_err_group(marks: &mut Marks) {
     assert_eq!(values.len(), TASKS);
 }
 
+async fn tokio_discarding_group(marks: &mut Marks) {
+    let group = Group::builder(TokioRuntime::current())
+        .discard_values()
+        .build();
+    for i in 0..TASKS {
+        group.spawn(job(i as u64)).unwrap();
+    }
+    marks.mark();
+    tokio_until_idle().await;
+    assert_eq!(group.len(), 0, "no value kept");
+    marks.mark();
+    assert!(group.join().await.expect("no task fails").is_empty());
+}
+
 async fn tokio_join_set(marks: &mut Marks) {
     let mut set = tokio::task::JoinSet::new();
     for i in 0..TASKS {
@@ -681,6 +695,19 @@ async fn smol_err_group(executor: &Arc<smol::Executor<'static>>, marks: &mut Mar
     marks.mark();
     let values = group.join().await.expect("no task fails");
     assert_eq!(values.len(), TASKS);
+}
+
+async fn smol_discarding_group(executor: &Arc<smol::Executor<'static>>, marks: &mut Marks) {
+    let group = Group::builder(SmolRuntime::with_executor(Arc::clone(executor)))
+        .discard_values()
+        .build();
+    for i in 0..TASKS {
+        group.spawn(job(i as u64)).unwrap();
+    }
+    marks.mark();
+    smol_until_idle(executor).await;
+    marks.mark();
+    assert!(group.join().await.expect("no task fails").is_empty());
 }
 
 async fn smol_tasks(executor: &Arc<smol::Executor<'static>>, marks: &mut Marks) {
@@ -746,6 +773,10 @@ fn memory_held() {
         held_by(|marks| rt.block_on(tokio_err_group(marks))),
     );
     tokio_row(
+        "**`ErrGroup` with `discard_values`**",
+        held_by(|marks| rt.block_on(tokio_discarding_group(marks))),
+    );
+    tokio_row(
         "`JoinSet` + `join_next` loop",
         held_by(|marks| rt.block_on(tokio_join_set(marks))),
     );
@@ -759,6 +790,10 @@ fn memory_held() {
     smol_row(
         "**`ErrGroup::join`**",
         held_by(|marks| smol::block_on(executor.run(smol_err_group(&executor, marks)))),
+    );
+    smol_row(
+        "**`ErrGroup` with `discard_values`**",
+        held_by(|marks| smol::block_on(executor.run(smol_discarding_group(&executor, marks)))),
     );
     smol_row(
         "`Vec<Task>` awaited in order",
