@@ -13,7 +13,7 @@
 //! | [`Latch`] | fixed count-down gate that stays open; `arrive_and_wait()` | Java `CountDownLatch`, C++ `std::latch` |
 //! | [`CancellationToken`] | tree of cancellation signals; `run_until_cancelled`, `drop_guard` | Go `context.WithCancel`, tokio-util `CancellationToken` |
 //! | [`Semaphore`] | weighted, FIFO-fair permits; [`new`](Semaphore::new) grows and shrinks (`add_permits`, `forget`) and a request waits while it could be granted; [`fixed`](Semaphore::fixed) fails an impossible request at once | tokio `Semaphore`, Go `semaphore.Weighted` |
-//! | [`ErrGroup`] | spawn fallible tasks on any runtime; `join` (results in spawn order, or the first error with the rest cancelled), `join_next`, limits, child groups, deadlines, panic policy | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
+//! | [`ErrGroup`] | spawn fallible tasks on any runtime; `join` (results in spawn order, or the first error with the rest cancelled), `join_next`, limits, child groups, deadlines, panic policy; for services: `discard_values` (flat memory), `stop(grace)`, `shield`, `start` | Go `errgroup`, Python `asyncio.TaskGroup`, Java `StructuredTaskScope` |
 //! | [`scope()`] | children that borrow from the caller, need not be `Send` or `'static`, and run inside the scope's own future (no runtime, `no_std` too); first error cancels the rest, results in spawn order, `join_next`, limits, panic policy | `moro`, `async-scoped`, `FuturesUnordered` + `try_join_all` |
 //! | [`runtime::Runtime`] | `spawn` + `sleep`, one adapter per runtime | — |
 //!
