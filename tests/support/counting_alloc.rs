@@ -7,9 +7,16 @@
 //! never decreasing) and [`live_bytes`] (bytes allocated minus bytes freed on
 //! this thread: memory held, exact when everything is allocated and freed on
 //! the same thread, as on a current-thread runtime).
+//!
+//! [`global_live_bytes`] is the process-wide figure (one atomic counter, all
+//! threads): what a multi-threaded runtime holds, where tasks are allocated
+//! on one thread and freed on a worker. Every other thread's work shows in
+//! it too, so it is for test binaries of their own (`tests/memory.rs`,
+//! `tests/service_soak.rs`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 struct Counting;
 
@@ -27,13 +34,17 @@ fn record(size: usize) {
     change_live(size as isize);
 }
 
+/// Bytes allocated minus bytes freed, by every thread of the process.
+static GLOBAL_LIVE: AtomicIsize = AtomicIsize::new(0);
+
 fn change_live(by: isize) {
     let _ = LIVE.try_with(|n| n.set(n.get() + by));
+    GLOBAL_LIVE.fetch_add(by, Ordering::Relaxed);
 }
 
 // SAFETY: every method forwards to `System` with the caller's arguments
 // unchanged, so `System`'s guarantees are ours; the counting touches only a
-// thread-local `Cell` and never allocates.
+// thread-local `Cell` and an atomic, and never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         record(layout.size());
@@ -82,4 +93,11 @@ pub fn allocated() -> (usize, usize) {
 #[allow(dead_code)] // not every file that includes this module uses it
 pub fn live_bytes() -> isize {
     LIVE.with(Cell::get)
+}
+
+/// Bytes allocated minus bytes freed by every thread of the process since it
+/// started.
+#[allow(dead_code)] // not every file that includes this module uses it
+pub fn global_live_bytes() -> isize {
+    GLOBAL_LIVE.load(Ordering::Relaxed)
 }
