@@ -103,9 +103,12 @@ async fn figures<R: Runtime>(rt: R) -> (f64, f64) {
     (discarding, keeping)
 }
 
+/// A runtime's name, and how to run [`figures`] on it.
+type Contender = (&'static str, fn() -> (f64, f64));
+
 #[test]
 fn discarding_group_memory_is_flat_on_every_runtime() {
-    let runtimes: [(&str, fn() -> (f64, f64)); 4] = [
+    let runtimes: [Contender; 4] = [
         ("tokio current-thread", || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
