@@ -1,797 +1,315 @@
-//! A TCP echo service with a start/close lifecycle, on any runtime: every
-//! connection is a task of a group, and `close` stops accepting, drains the
-//! connections under a deadline, cancels what is left and reports how each
-//! connection ended.
+//! A TCP service with the Go lifecycle — `Start`, `Wait`, `Close(deadline)`
+//! — on any runtime, with a graceful drain.
 //!
-//! This is the Go service pattern (a listener, a `WaitGroup` of connection
-//! handlers, and `Close()` that stops the listener and waits for the handlers)
-//! built on [`ErrGroup`]:
+//! * **Start** binds a listener on `127.0.0.1:0` inside the service's task
+//!   and returns only once it is bound, with the bound address (the
+//!   handshake), or with the error that stopped it. The task then runs the
+//!   accept loop.
+//! * Each connection is a task of a child group built with
+//!   `discard_values().keep_going()`: the group keeps nothing for a
+//!   connection that ended well (its memory is bounded by the open
+//!   connections, however long the service runs), and one failed connection
+//!   does not stop the others. Replies are written in a shielded section
+//!   ([`ErrGroup::shield`]), so a stop never cuts one halfway.
+//! * **Wait** returns when the accept loop has ended (after `Close`, or on an
+//!   accept error).
+//! * **Close(deadline)** stops accepting, then stops the connection group
+//!   with a grace period of `deadline` ([`ErrGroup::stop`]): connections see
+//!   the stop through the group's token, idle ones hang up at once, a request
+//!   in flight finishes if it can; the ones still running when the grace
+//!   period ends are dropped, and the stop reports them.
 //!
-//! * `Service::start` binds a `std::net::TcpListener` on `127.0.0.1:0`. The
-//!   accept loop runs on a dedicated std thread (a blocking `accept()`, no
-//!   polling) and hands each connection to the group through a
-//!   [`Spawner`](taskgroup::Spawner). The service's main group holds a
-//!   supervisor task that ends when the accept thread does (and fails if
-//!   `accept()` fails); the connections live in a child group
-//!   ([`ErrGroup::child`]) of the main one, which `keep_going`s (one bad
-//!   connection must not cancel the others) and captures panics.
-//! * taskgroup has no async I/O, so a connection's blocking reads run on a
-//!   std thread of their own, which reports back through a
-//!   `futures::channel::oneshot`. If the group cancels the connection's task,
-//!   a guard in the task shuts the socket down, so the thread's blocking read
-//!   returns at once. Those threads are counted in a [`WaitGroup`].
-//! * `close(deadline)` sets a stop flag and connects to the listener once to
-//!   unblock `accept()`; takes the supervisor's outcome with `join_next`
-//!   (cancel-safe, so it can be raced against a time-out); waits up to the
-//!   deadline for the open connections to finish by themselves; then cancels
-//!   the main group (`group.cancel()`), which cancels the child group and so
-//!   every connection still open; and joins everything, each wait bounded.
+//! `main` drives real clients against it: a few quick ones, then one request
+//! that finishes within the grace period and one deliberately slow one that
+//! overruns it; it closes the service while both are in flight and prints
+//! the stop's report. It finishes by itself in well under a second.
 //!
-//! `main` starts the service and drives real clients against it from std
-//! threads: `--clients` echo clients (each sends a few lines, reads the
-//! echoes and hangs up), one client that sends an over-long line (the server
-//! rejects it: a per-connection error), and one that goes idle after its
-//! first line (cut off by the shutdown deadline). Then it closes the service
-//! and prints how each connection ended. Nothing waits without a deadline.
+//! The protocol: a request is 8 bytes, the milliseconds of work it asks for
+//! (big-endian); the reply repeats them once the work is done.
 //!
 //! Run it with:
 //!
 //! ```text
 //! cargo run --example service_lifecycle --all-features
 //! cargo run --example service_lifecycle --all-features -- --runtime smol
-//! cargo run --example service_lifecycle --all-features -- --runtime async-std --clients 2 --deadline-ms 100
+//! cargo run --example service_lifecycle --all-features -- --runtime async-std --deadline-ms 200
 //! ```
 
 mod common;
+#[path = "../tests/support/net.rs"]
+mod net;
 
-use std::collections::HashMap;
-use std::fmt;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::pin::pin;
+use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ms, timeout, Align, Command, RuntimeKind, Table};
+use common::{ms, timeout, Command};
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use taskgroup::runtime::Runtime;
-use taskgroup::{CancelCause, ErrGroup, GroupError, PanicPolicy, Spawner, WaitGroup};
+use net::Net;
+use taskgroup::{CancellationToken, ErrGroup, GroupError, Spawner, StopReport};
 
 const USAGE: &str = "\
-A TCP echo service with a start/close lifecycle: connections are tasks of an
-ErrGroup, and close() drains them under a deadline, then cancels the rest.
+A TCP service with a Start / Wait / Close(deadline) lifecycle: connections are
+tasks of a discarding ErrGroup, and Close stops them with a grace period.
 
 Usage: cargo run --example service_lifecycle --all-features -- [OPTIONS]
 
 Options:
-  --runtime NAME     tokio | smol | async-std                    (default: tokio)
-  --clients N        echo clients, 1 to 8 (plus one over-long-line
-                     client and one idle client)                 (default: 3)
-  --deadline-ms MS   how long close() lets connections finish,
-                     0 to 2000                                   (default: 300)
+  --runtime NAME     tokio | smol | async-std                   (default: tokio)
+  --deadline-ms MS   the grace period Close gives the requests in
+                     flight, 150 to 2000                        (default: 300)
   -h, --help         print this help";
 
-/// The longest line the server echoes (without its `\n`).
-const MAX_LINE: usize = 1024;
-/// Server side: a connection silent this long is closed. A backstop only:
-/// shutdown cuts idle connections long before.
-const SERVER_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Client side: connect, read and write time-outs.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The bound on every wait that has no deadline of its own.
-const STEP_TIMEOUT: Duration = Duration::from_secs(3);
+/// The request in flight at `Close` that finishes within the grace period.
+const QUICK_MS: u64 = 50;
+/// The request in flight at `Close` that overruns it.
+const SLOW_MS: u64 = 60_000;
 
-/// The command line, parsed.
-#[derive(Clone, Debug)]
 struct Args {
-    runtime: RuntimeKind,
-    clients: usize,
+    runtime: common::RuntimeKind,
     deadline: Duration,
 }
 
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            runtime: RuntimeKind::Tokio,
-            clients: 3,
-            deadline: Duration::from_millis(300),
-        }
-    }
-}
-
 fn parse_args(argv: impl Iterator<Item = String>) -> Result<Command<Args>, String> {
-    let flags = ["--runtime", "--clients", "--deadline-ms"];
-    common::parse_flags(argv, Args::default(), &flags, |args, flag| {
-        match flag.name() {
-            "--runtime" => args.runtime = flag.runtime()?,
-            "--clients" => {
-                args.clients =
-                    flag.parse_if(|n| (1..=8).contains(n), "a number of clients from 1 to 8")?;
-            }
-            "--deadline-ms" => {
-                let ms =
-                    flag.parse_if(|&ms| ms <= 2_000, "a number of milliseconds from 0 to 2000")?;
-                args.deadline = Duration::from_millis(ms);
-            }
-            _ => unreachable!("flag checked above"),
-        }
-        Ok(())
-    })
-}
-
-/// Time since the program started, for log lines from any thread.
-#[derive(Clone, Copy, Debug)]
-struct Clock(Instant);
-
-impl Clock {
-    fn ms(self) -> u128 {
-        self.0.elapsed().as_millis()
-    }
-}
-
-/// `say!(clock, "...")`: one time-stamped log line.
-macro_rules! say {
-    ($clock:expr, $($arg:tt)*) => {
-        println!("[{:>5} ms] {}", $clock.ms(), format_args!($($arg)*))
+    let defaults = Args {
+        runtime: common::RuntimeKind::Tokio,
+        deadline: Duration::from_millis(300),
     };
+    common::parse_flags(
+        argv,
+        defaults,
+        &["--runtime", "--deadline-ms"],
+        |args, flag| {
+            match flag.name() {
+                "--runtime" => args.runtime = flag.runtime()?,
+                _ => {
+                    let ms: u64 = flag.parse("a number of milliseconds")?;
+                    if !(150..=2000).contains(&ms) {
+                        return Err(flag.bad("150 to 2000 milliseconds"));
+                    }
+                    args.deadline = Duration::from_millis(ms);
+                }
+            }
+            Ok(())
+        },
+    )
 }
 
-// ---------------------------------------------------------------------------
-// The service
-// ---------------------------------------------------------------------------
-
-/// Why the service itself (not one connection) failed.
-#[derive(Debug)]
-enum ServiceError {
-    /// `accept()` failed: the listener is unusable.
-    Accept(io::Error),
-    /// The accept thread ended without reporting (it panicked).
-    AcceptThreadDied,
+/// The running service.
+struct Service<R: Net> {
+    /// The accept loop.
+    main: ErrGroup<(), io::Error, R>,
+    /// The connections: a child of `main`, values discarded.
+    connections: ErrGroup<(), io::Error, R>,
+    /// Cancelled by `close`: the accept loop ends.
+    accepting: CancellationToken,
+    /// Requests being worked on now.
+    in_flight: Arc<AtomicUsize>,
 }
 
-impl fmt::Display for ServiceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Accept(error) => write!(f, "accept failed: {error}"),
-            Self::AcceptThreadDied => f.write_str("the accept thread died"),
-        }
-    }
-}
-
-impl std::error::Error for ServiceError {}
-
-/// Why one connection failed.
-#[derive(Debug)]
-enum ConnError {
-    Io(io::Error),
-    LineTooLong,
-    IdleTimeout,
-    EchoThreadDied,
-}
-
-impl From<io::Error> for ConnError {
-    fn from(error: io::Error) -> Self {
-        match error.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Self::IdleTimeout,
-            _ => Self::Io(error),
-        }
-    }
-}
-
-impl fmt::Display for ConnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(error) => write!(f, "i/o error: {error}"),
-            Self::LineTooLong => write!(f, "line longer than {MAX_LINE} bytes"),
-            Self::IdleTimeout => f.write_str("idle for too long"),
-            Self::EchoThreadDied => f.write_str("the echo thread died"),
-        }
-    }
-}
-
-impl std::error::Error for ConnError {}
-
-/// What the accept loop reports when it stops.
-#[derive(Debug)]
-struct AcceptSummary {
-    accepted: usize,
-}
-
-/// What a connection reports when the client hung up.
-#[derive(Debug)]
-struct ConnReport {
-    lines: usize,
-}
-
-/// What the service knows of each connection, by id (= spawn order).
-struct ConnInfo {
-    peer: SocketAddr,
-    /// Bytes echoed so far, updated by the echo thread as it goes, so that a
-    /// cancelled connection still tells how far it got.
-    echoed: Arc<AtomicU64>,
-}
-
-/// A running echo service.
-struct Service<R: Runtime> {
-    addr: SocketAddr,
-    rt: R,
-    clock: Clock,
-    /// The service's own tasks: the accept supervisor.
-    main: ErrGroup<AcceptSummary, ServiceError, R>,
-    /// One task per connection; a child of `main`.
-    conns: ErrGroup<ConnReport, ConnError, R>,
-    stopping: Arc<AtomicBool>,
-    registry: Arc<Mutex<Vec<ConnInfo>>>,
-    /// The accept thread and the connections' echo threads.
-    threads: WaitGroup,
-}
-
-/// How one connection ended, as `close` saw it.
-struct ConnOutcome {
-    id: usize,
-    peer: SocketAddr,
-    echoed: u64,
-    /// `None` if the drain gave up before this connection reported.
-    result: Option<Result<ConnReport, GroupError<ConnError>>>,
-}
-
-/// What `close` reports.
-struct ShutdownReport {
-    accept: Result<AcceptSummary, String>,
-    deadline_passed: bool,
-    connections: Vec<ConnOutcome>,
-    conns_cause: Option<CancelCause>,
-    main_join: Result<(), String>,
-    main_cause: Option<CancelCause>,
-    threads_left: usize,
-    took: Duration,
-}
-
-impl<R: Runtime> Service<R> {
-    /// Binds `127.0.0.1:0` and starts accepting.
-    fn start(rt: R, clock: Clock) -> io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let main = ErrGroup::new(rt.clone());
-        // A connection's error is that connection's business: `keep_going`,
-        // and keep a handler's panic as that connection's outcome.
-        let conns = main
-            .child_builder()
+impl<R: Net> Service<R> {
+    /// Binds a listener on `127.0.0.1:0` and starts accepting; returns once
+    /// the listener is bound, with its address, or with the error that
+    /// stopped the service first.
+    async fn start(rt: R) -> io::Result<(Self, SocketAddr)> {
+        let main = ErrGroup::<(), io::Error, R>::new(rt.clone());
+        let connections = main
+            .child_builder::<(), io::Error>()
+            .discard_values()
             .keep_going()
-            .panic_policy(PanicPolicy::Capture)
             .build();
-        let stopping = Arc::new(AtomicBool::new(false));
-        let registry = Arc::new(Mutex::new(Vec::new()));
-        let threads = WaitGroup::new();
-
-        let acceptor = Acceptor {
-            listener,
-            spawner: conns.spawner(),
-            stopping: Arc::clone(&stopping),
-            registry: Arc::clone(&registry),
-            threads: threads.clone(),
-            clock,
-        };
-        let (exit_tx, exit_rx) = oneshot::channel();
-        let guard = threads.enter();
-        thread::Builder::new()
-            .name("accept".to_owned())
-            .spawn(move || {
-                let _guard = guard;
-                let _ = exit_tx.send(acceptor.run());
-            })?;
-        // The supervisor: the main group's task lives as long as the accept
-        // thread; an accept error fails it, which cancels the main group and
-        // with it every connection.
-        main.spawn(async move { exit_rx.await.unwrap_or(Err(ServiceError::AcceptThreadDied)) })
-            .unwrap();
-
-        Ok(Self {
-            addr,
-            rt,
-            clock,
-            main,
-            conns,
-            stopping,
-            registry,
-            threads,
+        let accepting = CancellationToken::new();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let (ready, bound) = oneshot::channel();
+        let (spawner, stop, counter) =
+            (connections.spawner(), accepting.clone(), in_flight.clone());
+        main.spawn_named("accept loop", async move {
+            let listener = R::bind(([127, 0, 0, 1], 0).into()).await?;
+            let _ = ready.send(R::local_addr(&listener)?);
+            accept_loop(&rt, &listener, &spawner, &stop, &counter).await
         })
-    }
-
-    /// Stops accepting, lets open connections finish for up to `deadline`,
-    /// then cancels the rest; reports how every connection ended.
-    async fn close(self, deadline: Duration) -> ShutdownReport {
-        let Self {
-            addr,
-            rt,
-            clock,
-            mut main,
-            conns,
-            stopping,
-            registry,
-            threads,
-        } = self;
-        let began = Instant::now();
-        say!(
-            clock,
-            "close: stop accepting, drain for up to {} ms",
-            ms(deadline)
-        );
-
-        // 1. Stop the accept thread: set the flag, then connect once so that
-        //    its blocking `accept()` returns and sees it. (A blocking connect
-        //    to our own loopback listener: it completes at once.)
-        stopping.store(true, Ordering::Release);
-        if let Err(error) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-            say!(clock, "close: could not wake the accept thread: {error}");
-        }
-        // The supervisor reports when the thread is out of its loop.
-        // `join_next` is cancel-safe: if the time-out wins, nothing is lost.
-        let accept = match timeout(&rt, STEP_TIMEOUT, main.join_next()).await {
-            Some(Some(Ok(summary))) => Ok(summary),
-            Some(Some(Err(error))) => Err(error.to_string()),
-            Some(None) => Err("the supervisor task is gone".to_owned()),
-            None => Err("the accept thread did not stop in time".to_owned()),
-        };
-        match &accept {
-            Ok(summary) => say!(
-                clock,
-                "accept loop stopped after {} connections",
-                summary.accepted
-            ),
-            Err(error) => say!(clock, "accept loop: {error}"),
-        }
-
-        // 2. Drain: give the open connections until the deadline to finish.
-        //    `join_all` consumes the child group, so keep a spawner to read
-        //    its cause afterwards.
-        let conns_watch = conns.spawner();
-        let main_watch = main.spawner();
-        let mut deadline_passed = false;
-        let mut drain = pin!(conns.join_all());
-        let remaining = deadline.saturating_sub(began.elapsed());
-        let results = match select(drain.as_mut(), pin!(rt.sleep(remaining))).await {
-            Either::Left((results, _sleep)) => Some(results),
-            Either::Right(((), unfinished)) => {
-                // 3. Deadline: cancel the service. The child group's token is
-                //    a child of main's, so every open connection is cancelled;
-                //    each handler's guard shuts its socket down, which wakes
-                //    its echo thread.
-                deadline_passed = true;
-                let open = threads.count();
-                say!(
-                    clock,
-                    "close: deadline passed with {open} connection(s) open: group.cancel()"
-                );
-                main.cancel();
-                timeout(&rt, STEP_TIMEOUT, unfinished).await
-            }
-        };
-        if results.is_none() {
-            say!(clock, "close: gave up draining the connections");
-        }
-
-        // 4. The main group: its supervisor already reported, and its join
-        //    also waits for the child group to be gone.
-        let main_join = match timeout(&rt, STEP_TIMEOUT, main.join()).await {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(error)) => Err(error.to_string()),
-            None => Err("timed out".to_owned()),
-        };
-        // 5. The echo threads end once their sockets are shut down.
-        let threads_left = match timeout(&rt, STEP_TIMEOUT, threads.wait()).await {
-            Some(()) => 0,
-            None => threads.count(),
-        };
-
-        // `join_all` gives outcomes in spawn order, and the accept thread (the
-        // only spawner) numbered connections in spawn order.
-        let infos = std::mem::take(&mut *registry.lock().unwrap());
-        let mut results = results.map(Vec::into_iter);
-        let connections = infos
-            .into_iter()
-            .enumerate()
-            .map(|(id, info)| ConnOutcome {
-                id,
-                peer: info.peer,
-                echoed: info.echoed.load(Ordering::Relaxed),
-                result: results.as_mut().and_then(Iterator::next),
-            })
-            .collect();
-        ShutdownReport {
-            accept,
-            deadline_passed,
+        .expect("a new group accepts tasks");
+        let mut service = Self {
+            main,
             connections,
-            conns_cause: conns_watch.cause(),
-            main_join,
-            main_cause: main_watch.cause(),
-            threads_left,
-            took: began.elapsed(),
+            accepting,
+            in_flight,
+        };
+        match bound.await {
+            Ok(addr) => Ok((service, addr)),
+            // The task ended before it was ready: its outcome says why.
+            Err(oneshot::Canceled) => match service.main.join_next().await {
+                Some(Err(GroupError::Task(error))) => Err(error),
+                other => Err(io::Error::other(format!(
+                    "the service did not start: {other:?}"
+                ))),
+            },
         }
     }
-}
 
-/// The accept loop's state, moved onto its thread.
-struct Acceptor<R: Runtime> {
-    listener: TcpListener,
-    spawner: Spawner<ConnReport, ConnError, R>,
-    stopping: Arc<AtomicBool>,
-    registry: Arc<Mutex<Vec<ConnInfo>>>,
-    threads: WaitGroup,
-    clock: Clock,
-}
+    /// Waits until the accept loop has ended: `Ok` after `close`, or the
+    /// error that ended it.
+    async fn wait(&mut self) -> Result<(), GroupError<io::Error>> {
+        self.main.join_next().await.unwrap_or(Ok(()))
+    }
 
-impl<R: Runtime> Acceptor<R> {
-    /// Accepts until the stop flag is set (or `accept()` fails).
-    fn run(self) -> Result<AcceptSummary, ServiceError> {
-        let mut accepted = 0;
-        loop {
-            let (stream, peer) = match self.listener.accept() {
-                Ok(pair) => pair,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) if error.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(error) => return Err(ServiceError::Accept(error)),
-            };
-            if self.stopping.load(Ordering::Acquire) {
-                // The wake-up connection from `close` (or a late client):
-                // dropping it closes it.
-                return Ok(AcceptSummary { accepted });
-            }
-            // Number and spawn under the registry lock, so that ids follow
-            // spawn order and `close` never reads a half-registered one.
-            let mut registry = self.registry.lock().unwrap();
-            let id = registry.len();
-            let echoed = Arc::new(AtomicU64::new(0));
-            let handler = handle(
-                id,
-                stream,
-                Arc::clone(&echoed),
-                self.threads.clone(),
-                self.clock,
-            );
-            match self.spawner.spawn(handler) {
-                Ok(_) => {
-                    registry.push(ConnInfo { peer, echoed });
-                    accepted += 1;
-                    say!(self.clock, "conn {id}: accepted from {peer}");
-                }
-                // The group was joined or dropped: the service is closing.
-                Err(refused) => {
-                    drop(refused);
-                    say!(self.clock, "refused {peer}: the service is closing");
-                    return Ok(AcceptSummary { accepted });
-                }
-            }
+    /// Stops accepting, then stops the connections with a grace period of
+    /// `deadline`, and reports what became of them.
+    async fn close(mut self, deadline: Duration) -> StopReport<(), io::Error> {
+        self.accepting.cancel();
+        if let Err(error) = self.wait().await {
+            println!("the accept loop failed: {error}");
         }
+        let report = self.connections.stop(deadline).await;
+        // Nothing is left in the main group; a bounded stop all the same.
+        let _ = self.main.stop(deadline).await;
+        report
     }
 }
 
-/// Shuts the socket down when dropped: a handler cancelled by the group
-/// thereby wakes its echo thread's blocking read.
-struct HangUp {
-    id: usize,
-    socket: TcpStream,
-    finished: bool,
-    clock: Clock,
-}
-
-impl Drop for HangUp {
-    fn drop(&mut self) {
-        // Harmless on a socket that is already closed.
-        let _ = self.socket.shutdown(Shutdown::Both);
-        if !self.finished {
-            say!(self.clock, "conn {}: cancelled, socket shut down", self.id);
-        }
-    }
-}
-
-/// One connection's task: echoes lines until the client hangs up. The
-/// blocking reads and writes run on a thread; this task waits for its report.
-async fn handle(
-    id: usize,
-    stream: TcpStream,
-    echoed: Arc<AtomicU64>,
-    threads: WaitGroup,
-    clock: Clock,
-) -> Result<ConnReport, ConnError> {
-    stream.set_read_timeout(Some(SERVER_IDLE_TIMEOUT))?;
-    let mut hang_up = HangUp {
-        id,
-        socket: stream.try_clone()?,
-        finished: false,
-        clock,
-    };
-    let (report_tx, report_rx) = oneshot::channel();
-    let guard = threads.enter();
-    thread::Builder::new()
-        .name(format!("conn-{id}"))
-        .spawn(move || {
-            let _guard = guard;
-            let _ = report_tx.send(echo_lines(stream, &echoed));
-        })?;
-    let result = report_rx.await.unwrap_or(Err(ConnError::EchoThreadDied));
-    hang_up.finished = true;
-    match &result {
-        Ok(report) => say!(
-            clock,
-            "conn {id}: client hung up after {} line(s)",
-            report.lines
-        ),
-        Err(error) => say!(clock, "conn {id}: failed: {error}"),
-    }
-    result
-}
-
-/// The blocking echo loop, on the connection's own thread.
-fn echo_lines(stream: TcpStream, echoed: &AtomicU64) -> Result<ConnReport, ConnError> {
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    let mut line = Vec::with_capacity(128);
-    let mut lines = 0;
+/// Accepts connections until `stop` is cancelled, each a task of the
+/// connection group.
+async fn accept_loop<R: Net>(
+    rt: &R,
+    listener: &R::Listener,
+    connections: &Spawner<(), io::Error, R>,
+    stop: &CancellationToken,
+    in_flight: &Arc<AtomicUsize>,
+) -> io::Result<()> {
     loop {
-        line.clear();
-        let n = (&mut reader)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)?;
-        if n == 0 {
-            return Ok(ConnReport { lines });
+        let stream = match select(std::pin::pin!(R::accept(listener)), stop.cancelled()).await {
+            Either::Left((stream, _)) => stream?,
+            Either::Right(((), _)) => return Ok(()),
+        };
+        let conn = serve(
+            rt.clone(),
+            stream,
+            connections.clone(),
+            Arc::clone(in_flight),
+        );
+        if connections.spawn_named("connection", conn).is_err() {
+            return Ok(()); // the connection group is stopping
         }
-        if n > MAX_LINE && !line.ends_with(b"\n") {
-            return Err(ConnError::LineTooLong);
-        }
-        writer.write_all(&line)?;
-        echoed.fetch_add(n as u64, Ordering::Relaxed);
-        lines += 1;
     }
 }
 
-// ---------------------------------------------------------------------------
-// The clients
-// ---------------------------------------------------------------------------
-
-/// What a client reports: its local address (the server's peer address) and
-/// a summary, or what went wrong.
-type ClientResult = io::Result<(SocketAddr, String)>;
-
-/// A client's name and its report, as its thread sends them back.
-type ClientReport = (String, ClientResult);
-
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect_timeout(&addr, CLIENT_TIMEOUT)?;
-    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
-    Ok(stream)
-}
-
-/// Sends `lines` lines, checks each echo, then hangs up.
-fn echo_client(addr: SocketAddr, name: &str, lines: usize) -> ClientResult {
-    let stream = connect(addr)?;
-    let local = stream.local_addr()?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    let mut echoed = 0;
-    for n in 1..=lines {
-        let line = format!("{name} says hello #{n}\n");
-        writer.write_all(line.as_bytes())?;
-        let mut back = String::new();
-        reader.read_line(&mut back)?;
-        if back != line {
-            return Err(io::Error::other(format!(
-                "sent {line:?}, got back {back:?}"
-            )));
+/// Serves one connection: requests one after the other, until the client
+/// hangs up or the group is stopped while the connection is idle.
+async fn serve<R: Net>(
+    rt: R,
+    mut stream: R::Stream,
+    group: Spawner<(), io::Error, R>,
+    in_flight: Arc<AtomicUsize>,
+) -> io::Result<()> {
+    let stop = group.cancellation_token();
+    loop {
+        let mut request = [0; 8];
+        let read = R::read_exact(&mut stream, &mut request);
+        match select(std::pin::pin!(read), stop.cancelled()).await {
+            Either::Left((Ok(()), _)) => {}
+            Either::Left((Err(e), _)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Either::Left((Err(e), _)) => return Err(e),
+            Either::Right(((), _)) => return Ok(()), // idle at the stop: hang up
         }
-        echoed += back.len();
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        // The work: not cut by the stop's request, only by the grace end.
+        rt.sleep(Duration::from_millis(u64::from_be_bytes(request)))
+            .await;
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        // A reply is never cut halfway.
+        group.shield(R::write_all(&mut stream, &request)).await?;
     }
-    // Done: half-close, and read until the server closes its side.
-    writer.shutdown(Shutdown::Write)?;
-    let mut rest = Vec::new();
-    reader.read_to_end(&mut rest)?;
-    Ok((
-        local,
-        format!("{lines} line(s) echoed intact, {echoed} bytes"),
-    ))
 }
 
-/// Sends a line longer than the server accepts, then waits for the server to
-/// hang up.
-fn flood_client(addr: SocketAddr) -> ClientResult {
-    let mut stream = connect(addr)?;
-    let local = stream.local_addr()?;
-    let sent = match stream.write_all(&[b'x'; 4 * MAX_LINE]) {
-        Ok(()) => format!("sent {} bytes without a newline", 4 * MAX_LINE),
-        Err(error) => format!("sending failed ({})", error.kind()),
-    };
-    let mut rest = Vec::new();
-    let hung_up = match stream.read_to_end(&mut rest) {
-        Ok(_) => "server closed the connection".to_owned(),
-        Err(error) => format!("server hung up ({})", error.kind()),
-    };
-    Ok((local, format!("{sent}; {hung_up}")))
-}
-
-/// Sends one line, reports `ready`, then stays silent until the server hangs
-/// up.
-fn idle_client(addr: SocketAddr, ready: oneshot::Sender<SocketAddr>) -> ClientResult {
-    let stream = connect(addr)?;
-    let local = stream.local_addr()?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    writer.write_all(b"idle client checking in\n")?;
-    let mut back = String::new();
-    reader.read_line(&mut back)?;
-    let _ = ready.send(local);
-    let idle_since = Instant::now();
-    let mut rest = Vec::new();
-    let how = match reader.read_to_end(&mut rest) {
-        Ok(_) => "the server closed the connection".to_owned(),
-        Err(error) => format!("the connection ended ({})", error.kind()),
-    };
-    Ok((
-        local,
-        format!(
-            "1 line echoed, then idle; after {} ms {how}",
-            ms(idle_since.elapsed())
-        ),
-    ))
-}
-
-/// Runs a client on a std thread; its report comes back on the receiver.
-fn spawn_client<F>(name: String, body: F) -> oneshot::Receiver<ClientReport>
-where
-    F: FnOnce(&str) -> ClientResult + Send + 'static,
-{
-    let (tx, rx) = oneshot::channel();
-    let spawned = thread::Builder::new().name(name.clone()).spawn(move || {
-        let report = body(&name);
-        let _ = tx.send((name, report));
-    });
-    if let Err(error) = spawned {
-        eprintln!("could not start a client thread: {error}");
+/// A client: sends one request per entry of `work` (milliseconds), reads
+/// each reply.
+async fn client<R: Net>(addr: SocketAddr, work: &[u64]) -> io::Result<()> {
+    let mut stream = R::connect(addr).await?;
+    for &ms in work {
+        R::write_all(&mut stream, &ms.to_be_bytes()).await?;
+        let mut reply = [0; 8];
+        R::read_exact(&mut stream, &mut reply).await?;
+        assert_eq!(
+            u64::from_be_bytes(reply),
+            ms,
+            "the reply repeats the request"
+        );
     }
-    rx
+    Ok(())
 }
 
-// ---------------------------------------------------------------------------
-// The program
-// ---------------------------------------------------------------------------
-
-/// The whole program, on any runtime. Returns whether the shutdown was clean.
-async fn run<R: Runtime>(rt: R, args: Args) -> bool {
-    let clock = Clock(Instant::now());
-    let service = match Service::start(rt.clone(), clock) {
-        Ok(service) => service,
+async fn run<R: Net>(rt: R, args: Args) -> bool {
+    // Start.
+    let (service, addr) = match Service::start(rt.clone()).await {
+        Ok(started) => started,
         Err(error) => {
-            eprintln!("error: could not start the service: {error}");
+            println!("the service did not start: {error}");
             return false;
         }
     };
-    let addr = service.addr;
-    say!(
-        clock,
-        "runtime {}: echo service listening on {addr}",
-        args.runtime.name()
-    );
+    println!("started: listening on {addr} ({})", args.runtime.name());
 
-    // Clients on std threads: echo clients, one over-long line, one idle.
-    let mut clients = Vec::new();
-    for i in 0..args.clients {
-        clients.push(spawn_client(format!("echo-{i}"), move |name| {
-            echo_client(addr, name, i + 1)
-        }));
+    // A few quick clients, each served to the end.
+    let clients = ErrGroup::<(), io::Error, R>::new(rt.clone());
+    for _ in 0..3 {
+        clients.spawn(client::<R>(addr, &[5, 5])).unwrap();
     }
-    clients.push(spawn_client("flood".to_owned(), move |_| {
-        flood_client(addr)
-    }));
-    let (ready_tx, ready_rx) = oneshot::channel();
-    let idle = spawn_client("idle".to_owned(), move |_| idle_client(addr, ready_tx));
+    let quick = timeout(&rt, Duration::from_secs(5), clients.join()).await;
+    println!("3 quick clients: {quick:?}");
 
-    // Who is who: a client's local address is the server's peer address.
-    let mut names: HashMap<SocketAddr, String> = HashMap::new();
-    let mut clean = true;
-    let mut collect = |report: Option<Result<ClientReport, oneshot::Canceled>>| match report {
-        Some(Ok((name, Ok((local, summary))))) => {
-            say!(clock, "client {name} ({local}): {summary}");
-            names.insert(local, name);
-        }
-        Some(Ok((name, Err(error)))) => {
-            say!(clock, "client {name}: FAILED: {error}");
-            clean = false;
-        }
-        Some(Err(oneshot::Canceled)) => {
-            say!(clock, "a client thread died");
-            clean = false;
-        }
-        None => {
-            say!(clock, "a client did not finish in time");
-            clean = false;
-        }
-    };
-    for client in clients {
-        collect(timeout(&rt, STEP_TIMEOUT, client).await);
-    }
-    match timeout(&rt, STEP_TIMEOUT, ready_rx).await {
-        Some(Ok(local)) => say!(clock, "client idle ({local}): got its echo, now silent"),
-        _ => say!(clock, "client idle: never got going"),
+    // Two requests in flight at Close: one finishes within the grace period,
+    // one overruns it.
+    let in_flight = ErrGroup::<(), io::Error, R>::builder(rt.clone())
+        .keep_going()
+        .build();
+    let finishing = in_flight.spawn(client::<R>(addr, &[QUICK_MS])).unwrap();
+    let slow = in_flight.spawn(client::<R>(addr, &[SLOW_MS])).unwrap();
+    let mut waited = 0;
+    while service.in_flight.load(Ordering::SeqCst) < 2 && waited < 1000 {
+        rt.sleep(Duration::from_millis(1)).await;
+        waited += 1;
     }
 
+    // Close(deadline), which also ends Wait.
+    let began = Instant::now();
     let report = service.close(args.deadline).await;
-    collect(timeout(&rt, STEP_TIMEOUT, idle).await);
-
-    print_report(&report, &names, args.deadline);
-    clean
-        && report.accept.is_ok()
-        && report.main_join.is_ok()
-        && report.threads_left == 0
-        && report.connections.iter().all(|c| c.result.is_some())
-}
-
-fn print_report(report: &ShutdownReport, names: &HashMap<SocketAddr, String>, deadline: Duration) {
-    let mut table = Table::new(
-        &[
-            ("conn", Align::Right, 4),
-            ("client", Align::Left, 6),
-            ("peer", Align::Left, 15),
-            ("echoed", Align::Right, 6),
-        ],
-        "outcome",
-        44,
-    );
-    for conn in &report.connections {
-        let outcome = match &conn.result {
-            Some(Ok(done)) => format!("completed: {} line(s), client hung up", done.lines),
-            Some(Err(GroupError::Task(error))) => format!("error: {error}"),
-            Some(Err(GroupError::Cancelled(cause))) => format!("cancelled: {cause}"),
-            Some(Err(other)) => other.to_string(),
-            None => "unknown: the drain gave up".to_owned(),
-        };
-        let name = names.get(&conn.peer).map_or("?", String::as_str);
-        table.row(&[&conn.id, &name, &conn.peer, &conn.echoed, &outcome]);
-    }
-    println!();
-    table.print();
-    println!();
-    let show_cause = |cause: Option<CancelCause>| match cause {
-        Some(cause) => format!("Some({cause:?})"),
-        None => "None".to_owned(),
-    };
-    match &report.accept {
-        Ok(summary) => println!(
-            "accept loop:  stopped cleanly, {} accepted",
-            summary.accepted
-        ),
-        Err(error) => println!("accept loop:  {error}"),
-    }
     println!(
-        "connections:  drain {} the {} ms deadline; child group cause() = {}",
-        if report.deadline_passed {
-            "hit"
-        } else {
-            "finished within"
-        },
-        ms(deadline),
-        show_cause(report.conns_cause)
+        "closed in {} ms (grace period {} ms)",
+        ms(began.elapsed()),
+        ms(args.deadline)
     );
     println!(
-        "main group:   join -> {}; cause() = {}",
-        match &report.main_join {
-            Ok(()) => "Ok".to_owned(),
-            Err(error) => format!("Err({error})"),
-        },
-        show_cause(report.main_cause)
+        "  connections kept by the group: {} (each ended well, so none)",
+        report
+            .outcomes()
+            .iter()
+            .filter(|outcome| outcome.is_ok())
+            .count()
     );
-    println!(
-        "threads:      {}",
-        if report.threads_left == 0 {
-            "accept and echo threads all finished".to_owned()
-        } else {
-            format!("{} still running", report.threads_left)
+    for outcome in report.outcomes() {
+        if let Err(error) = outcome {
+            println!("  a connection ended with: {error}");
         }
+    }
+    let overran: Vec<String> = report.overran().iter().map(ToString::to_string).collect();
+    println!(
+        "  overran the grace period (dropped): {}",
+        overran.join(", ")
     );
-    println!("shutdown took {} ms", ms(report.took));
+
+    let ends = timeout(&rt, Duration::from_secs(5), in_flight.join_all()).await;
+    let Some(ends) = ends else {
+        println!("a client hung");
+        return false;
+    };
+    let (finished, cut) = (&ends[finishing.index()], &ends[slow.index()]);
+    println!("client of the {QUICK_MS} ms request: {finished:?}");
+    println!("client of the {SLOW_MS} ms request: {cut:?}");
+    matches!(quick, Some(Ok(_))) && finished.is_ok() && cut.is_err() && report.overran().len() == 1
 }
 
 fn main() -> ExitCode {
