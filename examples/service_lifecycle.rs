@@ -3,8 +3,8 @@
 //!
 //! * **Start** binds a listener on `127.0.0.1:0` inside the service's task
 //!   and returns only once it is bound, with the bound address (the
-//!   handshake), or with the error that stopped it. The task then runs the
-//!   accept loop.
+//!   handshake, [`ErrGroup::start`]), or with the error that stopped it.
+//!   The task then runs the accept loop.
 //! * Each connection is a task of a child group built with
 //!   `discard_values().keep_going()`: the group keeps nothing for a
 //!   connection that ended well (its memory is bounded by the open
@@ -47,10 +47,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{ms, timeout, Command};
-use futures::channel::oneshot;
 use futures::future::{select, Either};
 use net::Net;
-use taskgroup::{CancellationToken, ErrGroup, GroupError, Spawner, StopReport};
+use taskgroup::{CancellationToken, ErrGroup, GroupError, Spawner, StartError, StopReport};
 
 const USAGE: &str = "\
 A TCP service with a Start / Wait / Close(deadline) lifecycle: connections are
@@ -113,9 +112,10 @@ struct Service<R: Net> {
 
 impl<R: Net> Service<R> {
     /// Binds a listener on `127.0.0.1:0` and starts accepting; returns once
-    /// the listener is bound, with its address, or with the error that
-    /// stopped the service first.
-    async fn start(rt: R) -> io::Result<(Self, SocketAddr)> {
+    /// the listener is bound, with its address ([`ErrGroup::start`]: the
+    /// task runs here until it reports ready, then goes on in the group), or
+    /// with the error that stopped it first.
+    async fn start(rt: R) -> Result<(Self, SocketAddr), StartError<io::Error>> {
         let main = ErrGroup::<(), io::Error, R>::new(rt.clone());
         let connections = main
             .child_builder::<(), io::Error>()
@@ -124,31 +124,22 @@ impl<R: Net> Service<R> {
             .build();
         let accepting = CancellationToken::new();
         let in_flight = Arc::new(AtomicUsize::new(0));
-        let (ready, bound) = oneshot::channel();
         let (spawner, stop, counter) =
             (connections.spawner(), accepting.clone(), in_flight.clone());
-        main.spawn_named("accept loop", async move {
-            let listener = R::bind(([127, 0, 0, 1], 0).into()).await?;
-            let _ = ready.send(R::local_addr(&listener)?);
-            accept_loop(&rt, &listener, &spawner, &stop, &counter).await
-        })
-        .expect("a new group accepts tasks");
-        let mut service = Self {
+        let (_, addr) = main
+            .start(|ready| async move {
+                let listener = R::bind(([127, 0, 0, 1], 0).into()).await?;
+                ready.ready(R::local_addr(&listener)?);
+                accept_loop(&rt, &listener, &spawner, &stop, &counter).await
+            })
+            .await?;
+        let service = Self {
             main,
             connections,
             accepting,
             in_flight,
         };
-        match bound.await {
-            Ok(addr) => Ok((service, addr)),
-            // The task ended before it was ready: its outcome says why.
-            Err(oneshot::Canceled) => match service.main.join_next().await {
-                Some(Err(GroupError::Task(error))) => Err(error),
-                other => Err(io::Error::other(format!(
-                    "the service did not start: {other:?}"
-                ))),
-            },
-        }
+        Ok((service, addr))
     }
 
     /// Waits until the accept loop has ended: `Ok` after `close`, or the
