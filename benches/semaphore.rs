@@ -27,8 +27,9 @@
 //!   under `futures::executor::block_on` (`thread::park`).
 //! * `semaphore/contended_tasks/<n>`: `n` tasks (2, 4, 16) on a tokio
 //!   multi-thread runtime with 2 workers share a 1-permit semaphore; each
-//!   loops `acquire().await`, drop, `yield_now().await` for its share of
-//!   criterion's iteration count; the time is per acquire/release pair.
+//!   loops `acquire().await`, `yield_now().await` with the permit held, drop,
+//!   for its share of criterion's iteration count; the time is per
+//!   acquire/release pair.
 //! * Before criterion runs, a table of **waits**: the same two-thread and
 //!   task workloads, a fixed number of pairs each, every `acquire` timed
 //!   (from its call until it returns the permit): throughput, p99 and max
@@ -279,15 +280,15 @@ macro_rules! tasks_run {
                             waits.reserve(share as usize);
                         }
                         for _ in 0..share {
-                            if record {
-                                let asked = Instant::now();
-                                let permit = $acquire(&sem).await;
+                            let asked = record.then(Instant::now);
+                            let permit = $acquire(&sem).await;
+                            if let Some(asked) = asked {
                                 waits.push(asked.elapsed());
-                                drop(permit);
-                            } else {
-                                drop($acquire(&sem).await);
                             }
+                            // The permit is held across an await, as real
+                            // work holds it: the other tasks queue.
                             tokio::task::yield_now().await;
+                            drop(permit);
                         }
                         waits
                     })
@@ -317,17 +318,38 @@ fn contended_tasks(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("semaphore/contended_tasks/{n}"));
         g.bench_function("taskgroup", |b| {
             b.iter_custom(|iters| {
-                tasks_run!(taskgroup::Semaphore::new(1), taskgroup_acquire, n, iters, false).0
+                tasks_run!(
+                    taskgroup::Semaphore::new(1),
+                    taskgroup_acquire,
+                    n,
+                    iters,
+                    false
+                )
+                .0
             })
         });
         g.bench_function("tokio", |b| {
             b.iter_custom(|iters| {
-                tasks_run!(tokio::sync::Semaphore::new(1), tokio_acquire, n, iters, false).0
+                tasks_run!(
+                    tokio::sync::Semaphore::new(1),
+                    tokio_acquire,
+                    n,
+                    iters,
+                    false
+                )
+                .0
             })
         });
         g.bench_function("async_lock", |b| {
             b.iter_custom(|iters| {
-                tasks_run!(async_lock::Semaphore::new(1), async_lock_acquire, n, iters, false).0
+                tasks_run!(
+                    async_lock::Semaphore::new(1),
+                    async_lock_acquire,
+                    n,
+                    iters,
+                    false
+                )
+                .0
             })
         });
         g.finish();
@@ -406,15 +428,33 @@ fn wait_table() {
         println!(" {n} tasks, tokio 2 workers:");
         row(
             "taskgroup",
-            tasks_run!(taskgroup::Semaphore::new(1), taskgroup_acquire, n, PAIRS, true),
+            tasks_run!(
+                taskgroup::Semaphore::new(1),
+                taskgroup_acquire,
+                n,
+                PAIRS,
+                true
+            ),
         );
         row(
             "tokio",
-            tasks_run!(tokio::sync::Semaphore::new(1), tokio_acquire, n, PAIRS, true),
+            tasks_run!(
+                tokio::sync::Semaphore::new(1),
+                tokio_acquire,
+                n,
+                PAIRS,
+                true
+            ),
         );
         row(
             "async_lock",
-            tasks_run!(async_lock::Semaphore::new(1), async_lock_acquire, n, PAIRS, true),
+            tasks_run!(
+                async_lock::Semaphore::new(1),
+                async_lock_acquire,
+                n,
+                PAIRS,
+                true
+            ),
         );
     }
 }
