@@ -71,8 +71,8 @@ use queue::{Attempt, Inner};
 ///   when the queue empties or a waiter is served within the bound. So
 ///   arrival order is kept among queued waiters, but not between a queued
 ///   waiter and a newcomer while the head has waited less than the bound.
-///   (Without the `std` feature there is no clock: the bound is zero, and
-///   the first lost race switches to hand-off.)
+///   (Without the `std` feature there is no clock: the bound is zero, which
+///   is strict FIFO — a newcomer never passes a queued waiter.)
 /// * **Cancel-safe.** Dropping an `acquire` future never loses permits: a
 ///   queued waiter leaves the queue (and the waiters behind it are served if
 ///   they now can be); a waiter that was granted permits but dropped before
@@ -138,7 +138,7 @@ impl Semaphore {
     /// How long the waiter at the head of the queue may be passed over by
     /// newcomers before the semaphore hands permits over in strict FIFO
     /// order (see the [type's docs](Self)): 1 ms, as Go's `sync.Mutex`.
-    /// Without the `std` feature (no clock) the bound is zero.
+    /// Without the `std` feature (no clock) the bound is zero: strict FIFO.
     ///
     /// # Examples
     ///
@@ -157,9 +157,9 @@ impl Semaphore {
 
     /// A semaphore as [`new`](Self::new) (`fixed` false) or
     /// [`fixed`](Self::fixed) makes it, with another hand-off bound:
-    /// `Duration::ZERO` switches to hand-off at the head's first lost race,
-    /// `Duration::MAX` never. For deterministic tests of both modes; not
-    /// part of the stable API.
+    /// `Duration::ZERO` is strict FIFO (hand-off whenever anyone is queued),
+    /// `Duration::MAX` never hands off. For deterministic tests of both
+    /// modes; not part of the stable API.
     ///
     /// # Panics
     ///
@@ -170,7 +170,7 @@ impl Semaphore {
     pub fn with_handoff_after(permits: usize, fixed: bool, bound: Duration) -> Self {
         assert!(
             permits <= Self::MAX_PERMITS,
-            "Semaphore::new: {permits} permits is more than Semaphore::MAX_PERMITS"
+            "Semaphore::with_handoff_after: {permits} permits is more than Semaphore::MAX_PERMITS"
         );
         Self {
             inner: Arc::new(Inner::new(permits, fixed, bound)),

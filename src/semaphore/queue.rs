@@ -36,7 +36,7 @@
 //!
 //! **Hand-off** (`HANDOFF`): a woken waiter that failed and has waited at
 //! least the bound ([`Inner::handoff_after`]) sets `HANDOFF` in the same
-//! CAS. From then acquires do not barge (they queue behind) and releases go
+//! CAS (with a zero bound, every enqueue sets it: strict FIFO). From then acquires do not barge (they queue behind) and releases go
 //! through the lock, which grants permits to the waiters at the head in
 //! order (`state` from `WAITING` to `GRANTED`), as a strict FIFO semaphore
 //! does. The mode ends when the queue empties or a waiter is granted
@@ -426,8 +426,14 @@ impl Line<'_> {
         // From here a release wakes the head. One that slipped in before
         // the flag was set is seen by settling now (which may wake or grant
         // us at once: the caller reads the outcome before it waits).
+        // A zero bound is strict FIFO: hand-off whenever anyone waits.
         let permits = &inner.permits;
-        permits.set_flag(QUEUED_FLAG, true);
+        let handoff = if inner.handoff_after.is_zero() {
+            HANDOFF_FLAG
+        } else {
+            0
+        };
+        permits.set_flag(QUEUED_FLAG | handoff, true);
         let mut settled = Vec::new();
         self.state
             .settle(permits, inner.handoff_after, &mut settled);
@@ -452,8 +458,8 @@ pub(super) struct Inner {
     /// Made by `Semaphore::fixed`: the size never grows and bounds requests.
     fixed: bool,
     /// How long the head of the queue may be passed over by barging
-    /// acquires before hand-off mode starts (zero: at its first lost try;
-    /// `Duration::MAX`: never).
+    /// acquires before hand-off mode starts (zero: hand-off whenever anyone
+    /// is queued, strict FIFO; `Duration::MAX`: never).
     handoff_after: Duration,
     state: Mutex<State>,
 }

@@ -490,9 +490,47 @@ mod manual_poll {
         Semaphore::with_handoff_after(permits, false, Duration::MAX)
     }
 
-    /// A semaphore that switches to hand-off at the head's first lost race.
+    /// A semaphore whose bound is 1 ns: a head that loses a race after the
+    /// test slept ([`past_the_bound`]) switches it to hand-off.
     fn handing_off(permits: usize) -> Semaphore {
+        Semaphore::with_handoff_after(permits, false, Duration::from_nanos(1))
+    }
+
+    /// Lets the queued waiters' wait pass `handing_off`'s bound (any sleep
+    /// does; the clock is monotonic).
+    fn past_the_bound() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+
+    /// A zero bound: strict FIFO, newcomers never pass a queued waiter.
+    fn strict_fifo(permits: usize) -> Semaphore {
         Semaphore::with_handoff_after(permits, false, Duration::ZERO)
+    }
+
+    #[test]
+    fn with_a_zero_bound_small_requests_queue_behind_a_large_one() {
+        let sem = strict_fifo(10);
+        let half = sem.try_acquire_many(5).unwrap();
+        let mut large = sem.acquire_many(10);
+        assert!(poll_once(&mut large, Waker::noop()).is_pending());
+        // 5 are free, but the small request queues behind the large one.
+        let mut small = sem.acquire();
+        assert!(poll_once(&mut small, Waker::noop()).is_pending());
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+        drop(half);
+        let Poll::Ready(Ok(all)) = poll_once(&mut large, Waker::noop()) else {
+            panic!("the large request is served first");
+        };
+        assert!(poll_once(&mut small, Waker::noop()).is_pending());
+        drop(all);
+        assert!(matches!(
+            poll_once(&mut small, Waker::noop()),
+            Poll::Ready(Ok(_))
+        ));
+        assert!(
+            sem.try_acquire().is_ok(),
+            "nobody queued: free permits are taken"
+        );
     }
 
     #[test]
@@ -539,7 +577,8 @@ mod manual_poll {
         assert!(poll_once(&mut waiter, &waker).is_pending());
         drop(held);
         let barger = sem.try_acquire().unwrap();
-        // Lost once, past the (zero) bound: hand-off from now on.
+        past_the_bound();
+        // Lost once, past the bound: hand-off from now on.
         assert!(poll_once(&mut waiter, &waker).is_pending());
         let mut newcomer = sem.acquire();
         assert!(poll_once(&mut newcomer, Waker::noop()).is_pending());
@@ -569,6 +608,7 @@ mod manual_poll {
         // Until the large request has lost a race, small ones may barge.
         drop(sem.try_acquire().unwrap()); // the release wakes the head
         let barger = sem.try_acquire().unwrap();
+        past_the_bound();
         assert!(poll_once(&mut large, Waker::noop()).is_pending());
         // Now hand-off: 4 are free, but the small request queues behind.
         assert_eq!(sem.available_permits(), 4);
@@ -647,6 +687,7 @@ mod manual_poll {
         assert!(poll_once(&mut waiter, Waker::noop()).is_pending());
         drop(held);
         let barger = sem.try_acquire().unwrap();
+        past_the_bound();
         assert!(poll_once(&mut waiter, Waker::noop()).is_pending()); // hand-off on
         drop(barger); // granted to the waiter, which never sees it
         assert_eq!(sem.available_permits(), 0);
