@@ -75,13 +75,14 @@ use queue::{Attempt, Inner};
 ///   is strict FIFO — a newcomer never passes a queued waiter.)
 /// * **Cancel-safe.** Dropping an `acquire` future never loses permits: a
 ///   queued waiter leaves the queue (and the waiters behind it are served if
-///   they now can be); a waiter that was granted permits but dropped before
-///   it saw them hands them back, to the next waiter if one fits.
+///   they now can be); a waiter woken to try again passes the wake-up on to
+///   the next; a waiter that was granted permits but dropped before it saw
+///   them hands them back, to the next waiter if one fits.
 /// * [`close`](Semaphore::close) fails every queued and later acquire with
 ///   [`AcquireError::Closed`]; permits already held stay valid.
-/// * **Cheap when free.** An acquire that finds permits free and nobody
-///   queued, and the release of a permit nobody waits for, are one atomic
-///   compare-and-swap each, with no lock and no allocation.
+/// * **Cheap when free.** An acquire that finds permits free (outside
+///   hand-off mode), and a release that needs to wake nobody, are one
+///   atomic compare-and-swap each, with no lock and no allocation.
 ///
 /// # Examples
 ///
@@ -294,7 +295,7 @@ impl Semaphore {
 
     /// Acquires `n` permits, taking them at once if they are free (unless
     /// the semaphore is in hand-off mode), else waiting in the queue until
-    /// all `n` are its turn (they are taken together); see the [type's
+    /// it gets all `n` (they are taken together); see the [type's
     /// docs](Self) for the order.
     ///
     /// # Errors

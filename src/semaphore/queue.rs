@@ -36,8 +36,9 @@
 //!
 //! **Hand-off** (`HANDOFF`): a woken waiter that failed and has waited at
 //! least the bound ([`Inner::handoff_after`]) sets `HANDOFF` in the same
-//! CAS (with a zero bound, every enqueue sets it: strict FIFO). From then acquires do not barge (they queue behind) and releases go
-//! through the lock, which grants permits to the waiters at the head in
+//! CAS (with a zero bound, every enqueue sets it: strict FIFO). From then
+//! acquires do not barge (they queue behind) and releases go through the
+//! lock, which grants permits to the waiters at the head in
 //! order (`state` from `WAITING` to `GRANTED`), as a strict FIFO semaphore
 //! does. The mode ends when the queue empties or a waiter is granted
 //! permits after waiting less than the bound.
