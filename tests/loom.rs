@@ -488,7 +488,7 @@ mod semaphore {
     }
 
     #[test]
-    fn weighted_waiters() {
+    fn weighted_waiters_in_order() {
         // A request for both permits against one for one: neither is lost,
         // in either mode (a woken large waiter that does not fit re-queues).
         for make in [barging, switching, strict_fifo] {
