@@ -160,7 +160,8 @@ impl Semaphore {
     /// [`fixed`](Self::fixed) makes it, with another hand-off bound:
     /// `Duration::ZERO` is strict FIFO (hand-off whenever anyone is queued),
     /// `Duration::MAX` never hands off. For deterministic tests of both
-    /// modes; not part of the stable API.
+    /// modes; not part of the stable API. (Without the `std` feature there
+    /// is no clock, and any bound but zero never hands off.)
     ///
     /// # Panics
     ///
