@@ -25,8 +25,17 @@
 //!   acquire/release pair. Acquire is the blocking variant
 //!   (`acquire_blocking`, event-listener's parking) or the `acquire()` future
 //!   under `futures::executor::block_on` (`thread::park`).
+//! * `semaphore/contended_tasks/<n>`: `n` tasks (2, 4, 16) on a tokio
+//!   multi-thread runtime with 2 workers share a 1-permit semaphore; each
+//!   loops `acquire().await`, `yield_now().await` with the permit held, drop,
+//!   for its share of criterion's iteration count; the time is per
+//!   acquire/release pair.
+//! * Before criterion runs, a table of **waits**: the same two-thread and
+//!   task workloads, a fixed number of pairs each, every `acquire` timed
+//!   (from its call until it returns the permit): throughput, p99 and max
+//!   wait per contender.
 //!
-//! Run: `cargo bench --bench semaphore` (about a minute and a half).
+//! Run: `cargo bench --bench semaphore` (about two and a half minutes).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -246,6 +255,214 @@ fn contended(c: &mut Criterion) {
     g.finish();
 }
 
+/// `n` tasks on a 2-worker tokio runtime, `iters` acquire/release pairs in
+/// all on one shared 1-permit semaphore; returns the elapsed time and, when
+/// `record` is set, every acquire's wait.
+macro_rules! tasks_run {
+    ($make:expr, $acquire:ident, $n:expr, $iters:expr, $record:expr) => {{
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("runtime");
+        let sem = Arc::new($make);
+        let n: u64 = $n;
+        let iters: u64 = $iters;
+        let record: bool = $record;
+        runtime.block_on(async move {
+            let start = Instant::now();
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    let sem = Arc::clone(&sem);
+                    let share = iters / n + u64::from(i < iters % n);
+                    tokio::spawn(async move {
+                        let mut waits = Vec::new();
+                        if record {
+                            waits.reserve(share as usize);
+                        }
+                        for _ in 0..share {
+                            let asked = record.then(Instant::now);
+                            let permit = $acquire(&sem).await;
+                            if let Some(asked) = asked {
+                                waits.push(asked.elapsed());
+                            }
+                            // The permit is held across an await, as real
+                            // work holds it: the other tasks queue.
+                            tokio::task::yield_now().await;
+                            drop(permit);
+                        }
+                        waits
+                    })
+                })
+                .collect();
+            let mut waits = Vec::new();
+            for handle in handles {
+                waits.extend(handle.await.expect("task panicked"));
+            }
+            (start.elapsed(), waits)
+        })
+    }};
+}
+
+async fn taskgroup_acquire(sem: &taskgroup::Semaphore) -> taskgroup::Permit {
+    sem.acquire().await.expect("open")
+}
+async fn tokio_acquire(sem: &tokio::sync::Semaphore) -> tokio::sync::SemaphorePermit<'_> {
+    sem.acquire().await.expect("open")
+}
+async fn async_lock_acquire(sem: &async_lock::Semaphore) -> async_lock::SemaphoreGuard<'_> {
+    sem.acquire().await
+}
+
+fn contended_tasks(c: &mut Criterion) {
+    for n in [2u64, 4, 16] {
+        let mut g = c.benchmark_group(format!("semaphore/contended_tasks/{n}"));
+        g.bench_function("taskgroup", |b| {
+            b.iter_custom(|iters| {
+                tasks_run!(
+                    taskgroup::Semaphore::new(1),
+                    taskgroup_acquire,
+                    n,
+                    iters,
+                    false
+                )
+                .0
+            })
+        });
+        g.bench_function("tokio", |b| {
+            b.iter_custom(|iters| {
+                tasks_run!(
+                    tokio::sync::Semaphore::new(1),
+                    tokio_acquire,
+                    n,
+                    iters,
+                    false
+                )
+                .0
+            })
+        });
+        g.bench_function("async_lock", |b| {
+            b.iter_custom(|iters| {
+                tasks_run!(
+                    async_lock::Semaphore::new(1),
+                    async_lock_acquire,
+                    n,
+                    iters,
+                    false
+                )
+                .0
+            })
+        });
+        g.finish();
+    }
+}
+
+/// The two-thread workload with every acquire timed.
+fn two_threads_waits<S: Send + Sync + 'static>(
+    pairs: u64,
+    sem: S,
+    pair: fn(&S),
+) -> (Duration, Vec<Duration>) {
+    let sem = Arc::new(sem);
+    let start_line = Arc::new(Barrier::new(2));
+    let run = move |sem: &S, count: u64| {
+        let mut waits = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let asked = Instant::now();
+            pair(sem);
+            waits.push(asked.elapsed());
+        }
+        waits
+    };
+    let helper = std::thread::spawn({
+        let sem = Arc::clone(&sem);
+        let start_line = Arc::clone(&start_line);
+        move || {
+            start_line.wait();
+            run(&sem, pairs / 2)
+        }
+    });
+    start_line.wait();
+    let start = Instant::now();
+    let mut waits = run(&sem, pairs - pairs / 2);
+    waits.extend(helper.join().expect("helper thread panicked"));
+    (start.elapsed(), waits)
+}
+
+/// Prints throughput and the p99 and max wait of an acquire, per contender,
+/// for each contended workload (a fixed number of pairs, each acquire timed;
+/// in the two-thread rows the timed span includes the release, a few ns).
+fn wait_table() {
+    const PAIRS: u64 = 200_000;
+    fn row(name: &str, (elapsed, mut waits): (Duration, Vec<Duration>)) {
+        waits.sort_unstable();
+        let p99 = waits[waits.len() * 99 / 100];
+        let max = waits[waits.len() - 1];
+        println!(
+            "  {name:<28} {:>9.0} ns/pair  p99 {:>10.1?}  max {:>10.1?}",
+            elapsed.as_nanos() as f64 / waits.len() as f64,
+            p99,
+            max
+        );
+    }
+    println!("semaphore waits ({PAIRS} acquire/release pairs, 1 permit):");
+    println!(" 2 threads:");
+    row(
+        "taskgroup_blocking",
+        two_threads_waits(PAIRS, taskgroup::Semaphore::new(1), |s| {
+            drop(s.acquire_blocking().expect("open"))
+        }),
+    );
+    row(
+        "tokio_block_on",
+        two_threads_waits(PAIRS, tokio::sync::Semaphore::new(1), |s| {
+            drop(block_on(s.acquire()).expect("open"))
+        }),
+    );
+    row(
+        "async_lock_blocking",
+        two_threads_waits(PAIRS, async_lock::Semaphore::new(1), |s| {
+            drop(s.acquire_blocking())
+        }),
+    );
+    for n in [2u64, 4, 16] {
+        println!(" {n} tasks, tokio 2 workers:");
+        row(
+            "taskgroup",
+            tasks_run!(
+                taskgroup::Semaphore::new(1),
+                taskgroup_acquire,
+                n,
+                PAIRS,
+                true
+            ),
+        );
+        row(
+            "tokio",
+            tasks_run!(
+                tokio::sync::Semaphore::new(1),
+                tokio_acquire,
+                n,
+                PAIRS,
+                true
+            ),
+        );
+        row(
+            "async_lock",
+            tasks_run!(
+                async_lock::Semaphore::new(1),
+                async_lock_acquire,
+                n,
+                PAIRS,
+                true
+            ),
+        );
+    }
+}
+
+fn waits(_: &mut Criterion) {
+    wait_table();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(25)
@@ -256,6 +473,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended, pool_round_trip, contended
+    targets = waits, uncontended, pool_round_trip, contended, contended_tasks
 }
 criterion_main!(benches);

@@ -646,7 +646,8 @@ fn cancel_reaches_the_child_tokens_even_when_a_waiters_waker_panics() {
 
 #[test]
 fn a_panicking_waker_propagates_out_of_a_permit_drop_and_no_permit_is_lost() {
-    let sem = Semaphore::new(1);
+    // Strict FIFO (a zero hand-off bound): the release hands the permit over.
+    let sem = Semaphore::with_handoff_after(1, false, Duration::ZERO);
     let held = sem.try_acquire().unwrap();
     let mut doomed = ManuallyDrop::new(sem.acquire());
     assert!(poll(&mut *doomed, &exploding_waker()).is_pending());
@@ -893,7 +894,9 @@ fn a_waker_that_cancels_tokens_from_wake_does_not_deadlock() {
 #[test]
 fn a_waker_that_acquires_and_releases_permits_from_wake_does_not_deadlock() {
     finishes("re-entrant release", || {
-        let sem = Semaphore::new(2);
+        // Strict FIFO (a zero hand-off bound): the release hands the permit
+        // over, and a try while someone is queued is refused.
+        let sem = Semaphore::with_handoff_after(2, false, Duration::ZERO);
         let first = sem.try_acquire().unwrap();
         let second = Arc::new(Mutex::new(Some(sem.try_acquire().unwrap())));
         let (same, to_release) = (sem.clone(), Arc::clone(&second));

@@ -356,35 +356,102 @@ mod cancel {
 
 mod semaphore {
     use super::*;
+    use std::time::Duration;
+
+    /// Newcomers always barge (the bound is never reached): the woken
+    /// waiter's retry, its return to the front and the releases' wake-ups.
+    fn barging(permits: usize) -> Semaphore {
+        Semaphore::with_handoff_after(permits, false, Duration::MAX)
+    }
+
+    /// A bound of 1 ns, which every lost race has passed (the real clock
+    /// moves on between a waiter's queueing and its retry): the switch to
+    /// hand-off from a retry, and back when the queue drains.
+    fn switching(permits: usize) -> Semaphore {
+        Semaphore::with_handoff_after(permits, false, Duration::from_nanos(1))
+    }
+
+    /// A zero bound: strict FIFO, hand-off whenever anyone is queued.
+    fn strict_fifo(permits: usize) -> Semaphore {
+        Semaphore::with_handoff_after(permits, false, Duration::ZERO)
+    }
 
     #[test]
     fn release_against_acquire() {
-        loom::model(|| {
-            let sem = Semaphore::new(1);
-            let held = sem.try_acquire().unwrap();
-            let releaser = thread::spawn(move || drop(held));
-            let permit = block_on(sem.acquire()).unwrap();
-            drop(permit);
-            releaser.join().unwrap();
-            assert_eq!(sem.available_permits(), 1);
-        });
+        for make in [barging, switching, strict_fifo] {
+            loom::model(move || {
+                let sem = make(1);
+                let held = sem.try_acquire().unwrap();
+                let releaser = thread::spawn(move || drop(held));
+                let permit = block_on(sem.acquire()).unwrap();
+                drop(permit);
+                releaser.join().unwrap();
+                assert_eq!(sem.available_permits(), 1);
+            });
+        }
+    }
+
+    #[test]
+    fn a_barger_against_a_woken_waiter() {
+        // The release wakes the queued waiter while a newcomer takes the
+        // permit (or not): the waiter goes back to the front and the
+        // barger's release wakes it again, in either mode.
+        for make in [barging, switching, strict_fifo] {
+            loom::model(move || {
+                let sem = make(1);
+                let held = sem.try_acquire().unwrap();
+                let other = sem.clone();
+                let barger = thread::spawn(move || {
+                    drop(held);
+                    if let Ok(permit) = other.try_acquire() {
+                        drop(permit);
+                    }
+                });
+                drop(block_on(sem.acquire()).unwrap());
+                barger.join().unwrap();
+                assert_eq!(sem.available_permits(), 1);
+            });
+        }
+    }
+
+    #[test]
+    fn two_waiters_and_a_barging_release() {
+        // Two acquires queue behind a held permit; its release and the
+        // woken waiter's retry race the other waiter's first attempt.
+        for make in [barging, switching, strict_fifo] {
+            let mut model = loom::model::Builder::new();
+            model.preemption_bound = Some(2);
+            model.check(move || {
+                let sem = make(1);
+                let held = sem.try_acquire().unwrap();
+                let other = sem.clone();
+                let waiter = thread::spawn(move || drop(block_on(other.acquire()).unwrap()));
+                drop(held);
+                drop(block_on(sem.acquire()).unwrap());
+                waiter.join().unwrap();
+                assert_eq!(sem.available_permits(), 1);
+            });
+        }
     }
 
     #[test]
     fn a_dropped_waiter_passes_the_permit_on() {
-        // A waiter that is granted the permit and dropped before it sees it
-        // must hand it on, or the other waiter waits forever.
-        loom::model(|| {
-            let sem = Semaphore::new(1);
-            let held = sem.try_acquire().unwrap();
-            let abandoning = sem.clone();
-            let abandoner = thread::spawn(move || poll_once_then_drop(abandoning.acquire()));
-            let releaser = thread::spawn(move || drop(held));
-            drop(block_on(sem.acquire()).unwrap());
-            abandoner.join().unwrap();
-            releaser.join().unwrap();
-            assert_eq!(sem.available_permits(), 1);
-        });
+        // A waiter that is woken (barging) or granted the permit (hand-off)
+        // and dropped before it sees it must pass it on, or the other
+        // waiter waits forever.
+        for make in [barging, switching, strict_fifo] {
+            loom::model(move || {
+                let sem = make(1);
+                let held = sem.try_acquire().unwrap();
+                let abandoning = sem.clone();
+                let abandoner = thread::spawn(move || poll_once_then_drop(abandoning.acquire()));
+                let releaser = thread::spawn(move || drop(held));
+                drop(block_on(sem.acquire()).unwrap());
+                abandoner.join().unwrap();
+                releaser.join().unwrap();
+                assert_eq!(sem.available_permits(), 1);
+            });
+        }
     }
 
     #[test]
@@ -392,7 +459,7 @@ mod semaphore {
         // `new(0)` filled later: the request waits (it could still be
         // granted) and the permit added from another thread reaches it.
         loom::model(|| {
-            let sem = Semaphore::new(0);
+            let sem = barging(0);
             let filler = sem.clone();
             let adder = thread::spawn(move || filler.add_permits(1));
             drop(block_on(sem.acquire()).unwrap());
@@ -407,7 +474,7 @@ mod semaphore {
         // may be queued, then adds it back; the waiter is served, never
         // failed, whatever the order.
         loom::model(|| {
-            let sem = Semaphore::new(1);
+            let sem = barging(1);
             let held = sem.try_acquire().unwrap();
             let pool = sem.clone();
             let returner = thread::spawn(move || {
@@ -422,14 +489,18 @@ mod semaphore {
 
     #[test]
     fn weighted_waiters_in_order() {
-        loom::model(|| {
-            let sem = Semaphore::new(2);
-            let other = sem.clone();
-            let worker = thread::spawn(move || drop(block_on(other.acquire_many(2)).unwrap()));
-            drop(block_on(sem.acquire()).unwrap());
-            worker.join().unwrap();
-            assert_eq!(sem.available_permits(), 2);
-        });
+        // A request for both permits against one for one: neither is lost,
+        // in either mode (a woken large waiter that does not fit re-queues).
+        for make in [barging, switching, strict_fifo] {
+            loom::model(move || {
+                let sem = make(2);
+                let other = sem.clone();
+                let worker = thread::spawn(move || drop(block_on(other.acquire_many(2)).unwrap()));
+                drop(block_on(sem.acquire()).unwrap());
+                worker.join().unwrap();
+                assert_eq!(sem.available_permits(), 2);
+            });
+        }
     }
 }
 

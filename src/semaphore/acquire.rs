@@ -10,7 +10,7 @@ use event_listener::EventListener;
 #[cfg(feature = "std")]
 use event_listener::Listener;
 
-use super::queue::{Attempt, Line, Waiter};
+use super::queue::{Attempt, Line, Outcome, Waiter};
 use super::{AcquireError, Permit, Semaphore};
 use crate::sync::Arc;
 
@@ -20,8 +20,10 @@ use crate::sync::Arc;
 /// # Cancel safety
 ///
 /// Cancel-safe. Dropped while queued, it leaves the queue, and the waiters
-/// behind it are served if they now fit. Dropped after permits were granted
-/// to it but before it returned them in a [`Permit`], it gives them back.
+/// behind it are served if they now fit. Dropped after it was woken to try
+/// again, it passes the wake-up on to the next waiter. Dropped after permits
+/// were granted to it but before it returned them in a [`Permit`], it gives
+/// them back.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Acquire<'a> {
     semaphore: &'a Semaphore,
@@ -74,21 +76,30 @@ impl<'a> Acquire<'a> {
                 return Some(result);
             }
         }
-        let waiter = self.waiter.as_ref()?;
         loop {
-            match waiter.outcome() {
-                Some(result) => {
-                    self.waiter = None;
+            let waiter = self.waiter.as_ref()?;
+            let finished = match waiter.outcome() {
+                Outcome::Done(result) => result,
+                Outcome::Woken => {
+                    // Our notification is used up: the next one needs a
+                    // new listener, registered before we re-check.
                     self.listener = None;
-                    let inner = &self.semaphore.inner;
-                    return Some(result.map(|()| Permit::new(inner, self.wanted)));
+                    match self.semaphore.inner.retry(waiter) {
+                        Some(result) => result,
+                        None => continue,
+                    }
                 }
-                None if self.listener.is_none() => {
-                    // Listen, then re-check: a grant in between is seen.
+                Outcome::Waiting if self.listener.is_none() => {
+                    // Listen, then re-check: a change in between is seen.
                     self.listener = Some(waiter.listen());
+                    continue;
                 }
-                None => return None,
-            }
+                Outcome::Waiting => return None,
+            };
+            self.waiter = None;
+            self.listener = None;
+            let inner = &self.semaphore.inner;
+            return Some(finished.map(|()| Permit::new(inner, self.wanted)));
         }
     }
 

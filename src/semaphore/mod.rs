@@ -1,13 +1,15 @@
-//! [`Semaphore`]: a weighted, FIFO-fair counting semaphore (tokio's
-//! `Semaphore`, Go's `x/sync/semaphore.Weighted`), runtime-free.
+//! [`Semaphore`]: a weighted, starvation-free counting semaphore (tokio's
+//! `Semaphore`, Go's `x/sync/semaphore.Weighted`, with Go's `sync.Mutex`
+//! hand-off rule), runtime-free.
 //!
 //! One concept per file: this one holds the public type and its model;
 //! [`Permit`] is in `permit.rs`, the [`Acquire`] future (and the blocking
 //! wait) in `acquire.rs`, the errors in `error.rs`, and the shared state —
-//! the atomic word of free permits (its layout drawn there), the FIFO queue
-//! and the hand-off from a release to the waiters — in `queue.rs`.
+//! the atomic word of free permits (its layout drawn there), the queue, the
+//! two modes and the hand-off from a release to the waiters — in `queue.rs`.
 
 use core::fmt;
+use core::time::Duration;
 
 mod acquire;
 mod error;
@@ -21,8 +23,8 @@ pub use permit::Permit;
 use crate::sync::Arc;
 use queue::{Attempt, Inner};
 
-/// A weighted, FIFO-fair semaphore. Cloning gives another handle to the
-/// same semaphore.
+/// A weighted, starvation-free semaphore: fast under contention, with a
+/// bounded wait. Cloning gives another handle to the same semaphore.
 ///
 /// # When to use it
 ///
@@ -53,19 +55,34 @@ use queue::{Attempt, Inner};
 ///
 /// Either way:
 ///
-/// * **FIFO-fair.** Waiters are served strictly in arrival order: a request
-///   for many permits is never starved by a stream of small ones (a small
-///   request behind it waits too, even when it would fit — Go's and tokio's
-///   rule). `try_acquire` takes nothing while anyone waits.
+/// * **Fast and fair: barging with a bound** (the rule of Go's
+///   `sync.Mutex`). Waiters queue in arrival order, and a release wakes the
+///   one at the head, but a newcomer — `try_acquire`, or an `acquire` on its
+///   first poll — may take free permits before the woken waiter runs, as
+///   async-lock's semaphore lets it: under contention most releases then
+///   cost one atomic operation instead of a thread wake-up. A woken waiter
+///   that finds the permits gone goes back to the **front** of the queue.
+///   Once the head has waited [`HANDOFF_AFTER`](Self::HANDOFF_AFTER) (1 ms)
+///   or more and loses such a race, the semaphore switches to **strict FIFO
+///   hand-off**: newcomers queue behind, and each release grants the
+///   permits to the waiters at the head in order (a request for many
+///   permits is then never starved by a stream of small ones; a small
+///   request behind it waits too, even when it would fit). It switches back
+///   when the queue empties or a waiter is served within the bound. So
+///   arrival order is kept among queued waiters, but not between a queued
+///   waiter and a newcomer while the head has waited less than the bound.
+///   (Without the `std` feature there is no clock: the bound is zero, which
+///   is strict FIFO — a newcomer never passes a queued waiter.)
 /// * **Cancel-safe.** Dropping an `acquire` future never loses permits: a
 ///   queued waiter leaves the queue (and the waiters behind it are served if
-///   they now can be); a waiter that was granted permits but dropped before
-///   it saw them hands them back, to the next waiter if one fits.
+///   they now can be); a waiter woken to try again passes the wake-up on to
+///   the next; a waiter that was granted permits but dropped before it saw
+///   them hands them back, to the next waiter if one fits.
 /// * [`close`](Semaphore::close) fails every queued and later acquire with
 ///   [`AcquireError::Closed`]; permits already held stay valid.
-/// * **Cheap when free.** An acquire that finds permits free and nobody
-///   queued, and the release of a permit nobody waits for, are one atomic
-///   compare-and-swap each, with no lock and no allocation.
+/// * **Cheap when free.** An acquire that finds permits free (outside
+///   hand-off mode), and a release that needs to wake nobody, are one
+///   atomic compare-and-swap each, with no lock and no allocation.
 ///
 /// # Examples
 ///
@@ -102,8 +119,8 @@ pub struct Semaphore {
 }
 
 impl Semaphore {
-    /// The most permits a semaphore can hold (`usize::MAX >> 2`): the bits
-    /// of its state word above two flags.
+    /// The most permits a semaphore can hold (`usize::MAX >> 4`): the bits
+    /// of its state word above four flags.
     ///
     /// # Examples
     ///
@@ -118,6 +135,49 @@ impl Semaphore {
     /// );
     /// ```
     pub const MAX_PERMITS: usize = queue::MAX_PERMITS;
+
+    /// How long the waiter at the head of the queue may be passed over by
+    /// newcomers before the semaphore hands permits over in strict FIFO
+    /// order (see the [type's docs](Self)): 1 ms, as Go's `sync.Mutex`.
+    /// Without the `std` feature (no clock) the bound is zero: strict FIFO.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(taskgroup::Semaphore::HANDOFF_AFTER.as_millis(), 1);
+    /// ```
+    pub const HANDOFF_AFTER: Duration = Duration::from_millis(1);
+
+    /// The bound this build uses: [`HANDOFF_AFTER`](Self::HANDOFF_AFTER)
+    /// with a clock, zero without.
+    const BOUND: Duration = if cfg!(feature = "std") {
+        Self::HANDOFF_AFTER
+    } else {
+        Duration::ZERO
+    };
+
+    /// A semaphore as [`new`](Self::new) (`fixed` false) or
+    /// [`fixed`](Self::fixed) makes it, with another hand-off bound:
+    /// `Duration::ZERO` is strict FIFO (hand-off whenever anyone is queued),
+    /// `Duration::MAX` never hands off. For deterministic tests of both
+    /// modes; not part of the stable API. (Without the `std` feature there
+    /// is no clock, and any bound but zero never hands off.)
+    ///
+    /// # Panics
+    ///
+    /// As [`new`](Self::new).
+    #[doc(hidden)]
+    #[must_use]
+    #[track_caller]
+    pub fn with_handoff_after(permits: usize, fixed: bool, bound: Duration) -> Self {
+        assert!(
+            permits <= Self::MAX_PERMITS,
+            "Semaphore::with_handoff_after: {permits} permits is more than Semaphore::MAX_PERMITS"
+        );
+        Self {
+            inner: Arc::new(Inner::new(permits, fixed, bound)),
+        }
+    }
 
     /// A semaphore with `permits` permits, all available, whose size the
     /// program may change: [`add_permits`](Self::add_permits) adds permits,
@@ -152,7 +212,7 @@ impl Semaphore {
             "Semaphore::new: {permits} permits is more than Semaphore::MAX_PERMITS"
         );
         Self {
-            inner: Arc::new(Inner::new(permits, false)),
+            inner: Arc::new(Inner::new(permits, false, Self::BOUND)),
         }
     }
 
@@ -188,12 +248,12 @@ impl Semaphore {
             "Semaphore::fixed: a size of {size} is more than Semaphore::MAX_PERMITS"
         );
         Self {
-            inner: Arc::new(Inner::new(size, true)),
+            inner: Arc::new(Inner::new(size, true, Self::BOUND)),
         }
     }
 
-    /// Acquires one permit, waiting in FIFO order behind earlier requests;
-    /// see [`acquire_many`](Self::acquire_many).
+    /// Acquires one permit, waiting in the queue if none is free; see
+    /// [`acquire_many`](Self::acquire_many).
     ///
     /// # Errors
     ///
@@ -234,8 +294,10 @@ impl Semaphore {
         self.acquire_many(1)
     }
 
-    /// Acquires `n` permits, waiting in FIFO order behind earlier requests
-    /// until all `n` are free (they are taken together).
+    /// Acquires `n` permits, taking them at once if they are free (unless
+    /// the semaphore is in hand-off mode), else waiting in the queue until
+    /// it gets all `n` (they are taken together); see the [type's
+    /// docs](Self) for the order.
     ///
     /// # Errors
     ///
@@ -265,8 +327,8 @@ impl Semaphore {
         Acquire::new(self, n)
     }
 
-    /// Takes one permit if one is free now and nobody is queued, without
-    /// waiting.
+    /// Takes one permit if one is free now, without waiting (it may pass
+    /// queued waiters, except in hand-off mode).
     ///
     /// # Errors
     ///
@@ -290,8 +352,11 @@ impl Semaphore {
         self.try_acquire_many(1)
     }
 
-    /// Takes `n` permits if they are free now and nobody is queued (queued
-    /// waiters come first, even when `n` would fit).
+    /// Takes `n` permits if they are free now. It may take them before
+    /// queued waiters, as a fresh [`acquire_many`](Self::acquire_many)
+    /// does, except in hand-off mode (the head of the queue has waited
+    /// [`HANDOFF_AFTER`](Self::HANDOFF_AFTER)), where queued waiters come
+    /// first.
     ///
     /// # Errors
     ///
@@ -320,8 +385,8 @@ impl Semaphore {
     }
 
     #[cfg(feature = "std")]
-    /// Blocks the current thread until one permit is acquired (FIFO, as
-    /// [`acquire`](Self::acquire)).
+    /// Blocks the current thread until one permit is acquired (in the same
+    /// order as [`acquire`](Self::acquire)).
     ///
     /// Do not call it from inside an async task: it blocks the executor's
     /// thread. Use [`acquire`](Self::acquire) there.
@@ -360,8 +425,8 @@ impl Semaphore {
     }
 
     #[cfg(feature = "std")]
-    /// Blocks the current thread until `n` permits are acquired (FIFO, as
-    /// [`acquire_many`](Self::acquire_many)).
+    /// Blocks the current thread until `n` permits are acquired (in the
+    /// same order as [`acquire_many`](Self::acquire_many)).
     ///
     /// Do not call it from inside an async task: it blocks the executor's
     /// thread.
@@ -466,8 +531,7 @@ impl Semaphore {
         self.inner.close();
     }
 
-    /// Adds `n` permits, serving the queued waiters that now fit (in
-    /// order). This is how a pool returns an object whose permit it
+    /// Adds `n` permits, serving the queued waiters (as a release does). This is how a pool returns an object whose permit it
     /// [forgot](Permit::forget), and how a token bucket refills.
     ///
     /// # Panics

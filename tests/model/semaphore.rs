@@ -3,10 +3,14 @@
 //! sequential model with an explicit FIFO queue, for both kinds: a growable
 //! semaphore (`Semaphore::new`: requests wait while they could still be
 //! granted) and a fixed one (`Semaphore::fixed`: a request above the size
-//! fails, also when the size shrinks below a queued one).
+//! fails, also when the size shrinks below a queued one). The semaphores
+//! under test have a hand-off bound of zero: strict FIFO, newcomers never
+//! pass a queued waiter (barging and the switch to hand-off are tested in
+//! the suite and the loom models).
 
 use std::collections::VecDeque;
 use std::task::Poll;
+use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -189,11 +193,7 @@ fn model_poll(model: &mut SemModel, id: usize) -> Option<Result<usize, AcquireEr
 }
 
 fn run_semaphore(initial: usize, fixed: bool, ops: &[SemOp]) -> Result<(), TestCaseError> {
-    let sem = if fixed {
-        Semaphore::fixed(initial)
-    } else {
-        Semaphore::new(initial)
-    };
+    let sem = Semaphore::with_handoff_after(initial, fixed, Duration::ZERO);
     let mut model = SemModel {
         available: initial,
         capacity: initial,

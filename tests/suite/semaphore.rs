@@ -485,9 +485,31 @@ mod threads {
 mod manual_poll {
     use super::*;
 
+    /// A semaphore that never switches to hand-off: newcomers always barge.
+    fn barging(permits: usize) -> Semaphore {
+        Semaphore::with_handoff_after(permits, false, Duration::MAX)
+    }
+
+    /// A semaphore whose bound is 1 ns: a head that loses a race after the
+    /// test slept ([`past_the_bound`]) switches it to hand-off.
+    fn handing_off(permits: usize) -> Semaphore {
+        Semaphore::with_handoff_after(permits, false, Duration::from_nanos(1))
+    }
+
+    /// Lets the queued waiters' wait pass `handing_off`'s bound (any sleep
+    /// does; the clock is monotonic).
+    fn past_the_bound() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+
+    /// A zero bound: strict FIFO, newcomers never pass a queued waiter.
+    fn strict_fifo(permits: usize) -> Semaphore {
+        Semaphore::with_handoff_after(permits, false, Duration::ZERO)
+    }
+
     #[test]
-    fn a_large_waiter_is_not_starved_by_small_ones() {
-        let sem = Semaphore::new(10);
+    fn with_a_zero_bound_small_requests_queue_behind_a_large_one() {
+        let sem = strict_fifo(10);
         let half = sem.try_acquire_many(5).unwrap();
         let mut large = sem.acquire_many(10);
         assert!(poll_once(&mut large, Waker::noop()).is_pending());
@@ -499,6 +521,106 @@ mod manual_poll {
         let Poll::Ready(Ok(all)) = poll_once(&mut large, Waker::noop()) else {
             panic!("the large request is served first");
         };
+        assert!(poll_once(&mut small, Waker::noop()).is_pending());
+        drop(all);
+        assert!(matches!(
+            poll_once(&mut small, Waker::noop()),
+            Poll::Ready(Ok(_))
+        ));
+        assert!(
+            sem.try_acquire().is_ok(),
+            "nobody queued: free permits are taken"
+        );
+    }
+
+    #[test]
+    fn a_newcomer_takes_a_released_permit_before_the_woken_waiter() {
+        let sem = barging(1);
+        let held = sem.try_acquire().unwrap();
+        let (wakes, waker) = CountingWaker::new();
+        let mut waiter = sem.acquire();
+        assert!(poll_once(&mut waiter, &waker).is_pending());
+        drop(held);
+        assert_eq!(wakes.wakes(), 1, "the release wakes the head");
+        assert_eq!(
+            sem.available_permits(),
+            1,
+            "but does not hand it the permit"
+        );
+        let barger = sem.try_acquire().unwrap();
+        assert!(
+            poll_once(&mut waiter, &waker).is_pending(),
+            "the woken waiter lost the race and waits again"
+        );
+        // It went back to the front: a later request queues behind it.
+        let mut later = sem.acquire();
+        assert!(poll_once(&mut later, Waker::noop()).is_pending());
+        drop(barger);
+        assert_eq!(wakes.wakes(), 2);
+        let Poll::Ready(Ok(first)) = poll_once(&mut waiter, &waker) else {
+            panic!("the woken waiter takes the permit");
+        };
+        assert!(poll_once(&mut later, Waker::noop()).is_pending());
+        drop(first);
+        assert!(matches!(
+            poll_once(&mut later, Waker::noop()),
+            Poll::Ready(Ok(_))
+        ));
+    }
+
+    #[test]
+    fn a_waiter_passed_over_past_the_bound_is_handed_the_permits_in_order() {
+        let sem = handing_off(1);
+        let held = sem.try_acquire().unwrap();
+        let (wakes, waker) = CountingWaker::new();
+        let mut waiter = sem.acquire();
+        assert!(poll_once(&mut waiter, &waker).is_pending());
+        drop(held);
+        let barger = sem.try_acquire().unwrap();
+        past_the_bound();
+        // Lost once, past the bound: hand-off from now on.
+        assert!(poll_once(&mut waiter, &waker).is_pending());
+        let mut newcomer = sem.acquire();
+        assert!(poll_once(&mut newcomer, Waker::noop()).is_pending());
+        drop(barger);
+        assert_eq!(sem.available_permits(), 0, "granted to the head, not freed");
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+        assert_eq!(wakes.wakes(), 2);
+        let Poll::Ready(Ok(first)) = poll_once(&mut waiter, &waker) else {
+            panic!("the head is served first");
+        };
+        assert!(poll_once(&mut newcomer, Waker::noop()).is_pending());
+        drop(first);
+        let Poll::Ready(Ok(second)) = poll_once(&mut newcomer, Waker::noop()) else {
+            panic!("then the newcomer, in order");
+        };
+        drop(second);
+        // The queue drained: barging again.
+        assert!(sem.try_acquire().is_ok());
+    }
+
+    #[test]
+    fn a_large_waiter_is_not_starved_by_small_ones() {
+        let sem = handing_off(10);
+        let half = sem.try_acquire_many(5).unwrap();
+        let mut large = sem.acquire_many(10);
+        assert!(poll_once(&mut large, Waker::noop()).is_pending());
+        // Until the large request has lost a race, small ones may barge.
+        drop(sem.try_acquire().unwrap()); // the release wakes the head
+        let barger = sem.try_acquire().unwrap();
+        past_the_bound();
+        assert!(poll_once(&mut large, Waker::noop()).is_pending());
+        // Now hand-off: 4 are free, but the small request queues behind.
+        assert_eq!(sem.available_permits(), 4);
+        assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+        let mut small = sem.acquire();
+        assert!(poll_once(&mut small, Waker::noop()).is_pending());
+        drop(barger);
+        drop(half);
+        let Poll::Ready(Ok(all)) = poll_once(&mut large, Waker::noop()) else {
+            panic!("the large request is served first");
+        };
+        assert_eq!(all.num_permits(), 10);
         assert!(poll_once(&mut small, Waker::noop()).is_pending());
         drop(all);
         assert!(matches!(
@@ -526,48 +648,78 @@ mod manual_poll {
     #[test]
     fn dropping_the_head_lets_the_waiters_behind_it_through() {
         let sem = Semaphore::new(5);
-        let _held = sem.try_acquire_many(3).unwrap();
+        let mut held = sem.try_acquire_many(4).unwrap();
         let mut large = sem.acquire_many(5);
         assert!(poll_once(&mut large, Waker::noop()).is_pending());
         let (wakes, waker) = CountingWaker::new();
         let mut small = sem.acquire_many(2);
-        assert!(poll_once(&mut small, &waker).is_pending());
+        assert!(
+            poll_once(&mut small, &waker).is_pending(),
+            "one free: it queues"
+        );
         drop(large);
-        assert_eq!(wakes.wakes(), 1, "the small waiter is woken");
+        drop(held.split(1).unwrap());
+        assert_eq!(wakes.wakes(), 1, "the small waiter, now the head, is woken");
         assert!(matches!(poll_once(&mut small, &waker), Poll::Ready(Ok(_))));
     }
 
     #[test]
-    fn granted_but_dropped_returns_the_permits() {
-        let sem = Semaphore::new(1);
+    fn a_woken_waiter_dropped_passes_the_wake_up_on() {
+        let sem = barging(1);
         let held = sem.try_acquire().unwrap();
-        let mut waiter = sem.acquire();
-        assert!(poll_once(&mut waiter, Waker::noop()).is_pending());
-        drop(held); // granted to the waiter, which never sees it
-        assert_eq!(sem.available_permits(), 0);
-        drop(waiter);
-        assert_eq!(sem.available_permits(), 1);
+        let mut first = sem.acquire();
+        assert!(poll_once(&mut first, Waker::noop()).is_pending());
+        let (wakes, waker) = CountingWaker::new();
+        let mut second = sem.acquire();
+        assert!(poll_once(&mut second, &waker).is_pending());
+        drop(held); // wakes `first`, which never looks
+        assert_eq!(wakes.wakes(), 0);
+        drop(first);
+        assert_eq!(wakes.wakes(), 1, "the wake-up passed to the next waiter");
+        assert!(matches!(poll_once(&mut second, &waker), Poll::Ready(Ok(_))));
     }
 
     #[test]
-    fn a_waiter_is_not_woken_until_it_fits() {
-        let sem = Semaphore::new(2);
+    fn granted_but_dropped_returns_the_permits() {
+        let sem = handing_off(1);
+        let held = sem.try_acquire().unwrap();
+        let mut waiter = sem.acquire();
+        assert!(poll_once(&mut waiter, Waker::noop()).is_pending());
+        drop(held);
+        let barger = sem.try_acquire().unwrap();
+        past_the_bound();
+        assert!(poll_once(&mut waiter, Waker::noop()).is_pending()); // hand-off on
+        drop(barger); // granted to the waiter, which never sees it
+        assert_eq!(sem.available_permits(), 0);
+        drop(waiter);
+        assert_eq!(sem.available_permits(), 1);
+        assert!(
+            sem.try_acquire().is_ok(),
+            "the queue is empty: hand-off is off"
+        );
+    }
+
+    #[test]
+    fn a_waiter_that_does_not_fit_waits_on_until_it_does() {
+        let sem = barging(2);
         let one = sem.try_acquire().unwrap();
         let two = sem.try_acquire().unwrap();
         let (wakes, waker) = CountingWaker::new();
         let mut both = sem.acquire_many(2);
         assert!(poll_once(&mut both, &waker).is_pending());
         drop(one);
-        assert_eq!(wakes.wakes(), 0, "one permit is not enough: no wake");
-        assert!(poll_once(&mut both, &waker).is_pending());
+        assert!(
+            poll_once(&mut both, &waker).is_pending(),
+            "one of two: waits"
+        );
         drop(two);
-        assert_eq!(wakes.wakes(), 1);
+        assert_eq!(wakes.wakes(), 2, "each release woke it to try");
         assert!(matches!(poll_once(&mut both, &waker), Poll::Ready(Ok(_))));
     }
 
     #[test]
     fn shrinking_a_growable_semaphore_leaves_the_queue_waiting() {
-        let sem = Semaphore::new(4);
+        let sem = barging(4);
         let held = sem.try_acquire_many(2).unwrap();
         let (wakes, waker) = CountingWaker::new();
         let mut big = sem.acquire_many(4);
@@ -578,9 +730,8 @@ mod manual_poll {
         assert_eq!(wakes.wakes(), 0, "a shrink fails nobody and wakes nobody");
         assert!(poll_once(&mut big, &waker).is_pending());
         sem.add_permits(3);
-        assert_eq!(wakes.wakes(), 0, "three of four: still waiting");
+        assert!(poll_once(&mut big, &waker).is_pending(), "three of four");
         sem.add_permits(1);
-        assert_eq!(wakes.wakes(), 1);
         assert!(matches!(poll_once(&mut big, &waker), Poll::Ready(Ok(p)) if p.num_permits() == 4));
     }
 
