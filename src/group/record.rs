@@ -41,8 +41,11 @@ impl<T, E> Recorder<T, E> {
     /// Whether the task must be dropped now: the group aborted, or its
     /// token was cancelled outside a graceful stop.
     pub(super) fn must_drop(&self) -> bool {
-        self.shared.abort_token().is_cancelled()
-            || (self.shared.token().is_cancelled() && !self.shared.is_stopping())
+        // One load in the common case: every abort cancels the token too
+        // (after the abort; a task that polls in between registers on the
+        // token, whose cancellation then wakes it).
+        self.shared.token().is_cancelled()
+            && (self.shared.abort_token().is_cancelled() || !self.shared.is_stopping())
     }
 
     /// Whether a cancelled token only asks the task to finish (a graceful

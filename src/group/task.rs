@@ -97,10 +97,10 @@ pin_project_lite::pin_project! {
     pub(crate) struct Task<T, E, F> {
         #[pin]
         run: CatchUnwind<F>,
-        // Registered on the group's token once the future is pending.
-        cancelled: Option<event_listener::EventListener>,
-        // Registered on the group's abort during a graceful stop.
-        aborted: Option<event_listener::EventListener>,
+        // Registered on the group's token once the future is pending, and
+        // on the group's abort instead once a graceful stop has cancelled
+        // the token (the token's registration is used up by then).
+        listener: Option<event_listener::EventListener>,
         // The future was polled (one dropped by a stop's end before it ever
         // ran did not overrun).
         started: bool,
@@ -112,8 +112,7 @@ impl<T, E, F> Task<T, E, F> {
     pub(crate) fn new(recorder: Recorder<T, E>, future: F) -> Self {
         Self {
             run: CatchUnwind::new(future),
-            cancelled: None,
-            aborted: None,
+            listener: None,
             started: false,
             recorder,
         }
@@ -141,8 +140,7 @@ where
                     Ok(result) => Outcome::Finished(result),
                     Err(payload) => Outcome::Panicked(payload),
                 };
-                *this.cancelled = None;
-                *this.aborted = None;
+                *this.listener = None;
                 this.recorder.finish(outcome);
                 return Poll::Ready(());
             }
@@ -152,12 +150,12 @@ where
                 if this
                     .recorder
                     .token()
-                    .poll_cancelled(this.cancelled, cx)
+                    .poll_cancelled(this.listener, cx)
                     .is_pending()
                 {
                     return Poll::Pending;
                 }
-                *this.cancelled = None;
+                *this.listener = None;
             }
             // The token is cancelled: by a graceful stop (set before the
             // token, so it is seen here), the task finishes unless the stop
@@ -166,14 +164,13 @@ where
                 && this
                     .recorder
                     .abort()
-                    .poll_cancelled(this.aborted, cx)
+                    .poll_cancelled(this.listener, cx)
                     .is_pending()
             {
                 return Poll::Pending;
             }
         }
-        *this.cancelled = None;
-        *this.aborted = None;
+        *this.listener = None;
         let overran = *this.started && this.recorder.waits_for_abort();
         let outcome = match this.run.cancel() {
             Ok(()) if overran => Outcome::Overran,
