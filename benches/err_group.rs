@@ -12,7 +12,7 @@
 //! * `tokio_mt`: a multi-thread tokio runtime with 2 workers, driven by
 //!   `rt.block_on` from the bench thread (so the spawning code runs outside
 //!   the workers, as in `#[tokio::main]`). Contenders: `ErrGroup` + `join()`,
-//!   `ErrGroup` + a `join_next()` loop, `WaitGroup::spawn` + `wait()` (no
+//!   `ErrGroup` + a `join_next()` loop, `WaitGroup::track` + `wait()` (no
 //!   values), `JoinSet` + a `join_next()` loop, tokio-util's `TaskTracker`
 //!   (`spawn`, `close`, `wait`; no values), a `Vec<JoinHandle>` awaited in
 //!   order, and `futures::future::join_all` over the `JoinHandle`s.
@@ -117,7 +117,8 @@ async fn errgroup_join_next<R: Runtime>(runtime: R, n: usize) -> Vec<u64> {
     values
 }
 
-/// `WaitGroup::spawn` ×n, then `wait()`: counts tasks, keeps no values.
+/// `runtime.spawn(wg.track(..))` ×n, then `wait()`: counts tasks, keeps no
+/// values.
 async fn wait_group<R: Runtime>(runtime: R, n: usize) {
     let wg = WaitGroup::new();
     for i in 0..n {

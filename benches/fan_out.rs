@@ -28,7 +28,7 @@
 //!
 //! * `errgroup_join`: `ErrGroup::spawn` ×N, `join()` (values in spawn order);
 //! * `errgroup_join_next`: the same with a `join_next()` loop;
-//! * `waitgroup_spawn`: `WaitGroup::spawn(&runtime, ..)` ×N, `wait()`;
+//! * `waitgroup_spawn`: `runtime.spawn(wg.track(..))` ×N, `wait()`;
 //! * `waitgroup_enter`: `WaitGroup::enter()` guard moved into a task spawned
 //!   with the runtime's own spawn (detached), `wait()`;
 //! * `waitgroup_keep_handles` (a diagnostic): the same, but the handles are

@@ -553,7 +553,7 @@ fn task_future_sizes(runtime: &TokioRuntime) {
     };
     let unit_size = size_of_val_future(&unit_job);
     let wrapped = spawned_size(&probe, || probe.spawn(wg.track(unit_job)));
-    println!("| `WaitGroup::spawn` (a guard around `async {{ let _ = job.await; }}`, {unit_size} B) | {wrapped} |");
+    println!("| `WaitGroup::track` (a guard around `async {{ let _ = job.await; }}`, {unit_size} B) | {wrapped} |");
 
     let deadline = spawned_size(&probe, || {
         drop(
@@ -562,7 +562,7 @@ fn task_future_sizes(runtime: &TokioRuntime) {
                 .build(),
         );
     });
-    println!("| `with_deadline` (one timer task per group) | {deadline} |");
+    println!("| a builder's `deadline` (one timer task per group) | {deadline} |");
 }
 
 // ---------------------------------------------------------------------------
@@ -824,7 +824,7 @@ fn main() {
     );
     print_sizes("Errors, ids, handles", &other_sizes());
     {
-        let _entered = tokio_rt.enter(); // `with_deadline`'s timer
+        let _entered = tokio_rt.enter(); // the deadline's timer
         task_future_sizes(&tokio_runtime);
     }
 
