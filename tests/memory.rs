@@ -30,34 +30,12 @@ mod counting_alloc;
 #[path = "support/hang.rs"]
 mod hang;
 
-use counting_alloc::global_live_bytes;
+use counting_alloc::settled_global_live_bytes;
 
 /// Tasks per round.
 const TASKS: usize = 100_000;
 /// The most a discarding group may hold per finished task.
 const MAX_BYTES_PER_TASK: f64 = 16.0;
-
-/// Waits until the process's live bytes have stopped falling (three reads in
-/// a row that are not lower than the one before, a few milliseconds apart;
-/// at most a few seconds), and returns them.
-async fn settled_live_bytes<R: Runtime>(rt: &R) -> isize {
-    let mut last = global_live_bytes();
-    let mut steady = 0;
-    for _ in 0..400 {
-        rt.sleep(Duration::from_millis(5)).await;
-        let now = global_live_bytes();
-        if now >= last {
-            steady += 1;
-            if steady == 3 {
-                return now;
-            }
-        } else {
-            steady = 0;
-        }
-        last = now;
-    }
-    last
-}
 
 /// Spawns [`TASKS`] trivial tasks into `group` and waits until every one has
 /// run to its end, and, for a discarding group, until the group holds none
@@ -86,9 +64,9 @@ async fn bytes_per_finished_task<R: Runtime>(
     discarding: bool,
 ) -> f64 {
     round(&group, rt, discarding).await;
-    let before = settled_live_bytes(rt).await;
+    let before = settled_global_live_bytes(rt).await;
     round(&group, rt, discarding).await;
-    let after = settled_live_bytes(rt).await;
+    let after = settled_global_live_bytes(rt).await;
     drop(group);
     (after - before) as f64 / TASKS as f64
 }

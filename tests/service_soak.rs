@@ -41,7 +41,7 @@ mod hang;
 #[path = "support/net.rs"]
 mod net;
 
-use counting_alloc::global_live_bytes;
+use counting_alloc::settled_global_live_bytes;
 use net::Net;
 
 /// Connections per runtime unless `TASKGROUP_SOAK_CONNECTIONS` says.
@@ -192,22 +192,7 @@ async fn quiet_live_bytes<R: Net>(rt: &R, server: &Server<R>) -> isize {
     while !server.connections.is_empty() {
         rt.sleep(Duration::from_millis(1)).await;
     }
-    let mut last = global_live_bytes();
-    let mut steady = 0;
-    for _ in 0..400 {
-        rt.sleep(Duration::from_millis(5)).await;
-        let now = global_live_bytes();
-        if now >= last {
-            steady += 1;
-            if steady == 3 {
-                return now;
-            }
-        } else {
-            steady = 0;
-        }
-        last = now;
-    }
-    last
+    settled_global_live_bytes(rt).await
 }
 
 /// What one runtime's soak measured.

@@ -101,3 +101,27 @@ pub fn live_bytes() -> isize {
 pub fn global_live_bytes() -> isize {
     GLOBAL_LIVE.load(Ordering::Relaxed)
 }
+
+/// Waits on `rt` until [`global_live_bytes`] has stopped falling (three
+/// reads in a row that are not lower than the one before, a few
+/// milliseconds apart; at most a few seconds: a runtime frees a finished
+/// task's memory shortly after it completes), and returns it.
+#[allow(dead_code)]
+pub async fn settled_global_live_bytes<R: taskgroup::runtime::Runtime>(rt: &R) -> isize {
+    let mut last = global_live_bytes();
+    let mut steady = 0;
+    for _ in 0..400 {
+        rt.sleep(std::time::Duration::from_millis(5)).await;
+        let now = global_live_bytes();
+        if now >= last {
+            steady += 1;
+            if steady == 3 {
+                return now;
+            }
+        } else {
+            steady = 0;
+        }
+        last = now;
+    }
+    last
+}
