@@ -34,7 +34,6 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -46,25 +45,12 @@ use futures_concurrency::future::FutureGroup;
 mod counting_alloc;
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "../tests/support/yield_now.rs"]
+mod yield_now;
+
+use yield_now::YieldNow;
 
 const SIZES: [u64; 3] = [10, 1_000, 100_000];
-
-/// Pending once (waking itself at once), then ready.
-#[derive(Default)]
-struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
 
 /// Child `i`: `i`, at once or after one yield.
 async fn child(i: u64, yields: bool) -> u64 {

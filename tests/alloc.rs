@@ -51,6 +51,10 @@ use taskgroup::{CancellationToken, ErrGroup, Latch, Semaphore, WaitGroup};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/yield_now.rs"]
+mod yield_now;
+
+use yield_now::YieldNow;
 
 use counting_alloc::{allocated, live_bytes};
 
@@ -524,23 +528,6 @@ fn err_group_spawn_costs_at_most_one_allocation_beyond_smols() {
 // after its first poll holds a slot whose waker is one more, reused by later
 // children.
 
-/// Pending once (waking itself at once), then ready.
-#[derive(Default)]
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 /// A scope of `n` children (with `limit`, if any), each yielding first if
 /// `yields`; returns how many values came back.
 fn scope_batch(limit: Option<usize>, yields: bool, n: usize) -> usize {
@@ -552,7 +539,7 @@ fn scope_batch(limit: Option<usize>, yields: bool, n: usize) -> usize {
         for i in 0..n {
             s.spawn(async move {
                 if yields {
-                    YieldOnce::default().await;
+                    YieldNow::default().await;
                 }
                 job(i).await
             })

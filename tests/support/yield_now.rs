@@ -1,6 +1,6 @@
 //! A future that is pending once (waking itself), then ready: one await
-//! point, so one cancellation point. Shared by the suite and `tests/soak.rs`
-//! through `#[path]`.
+//! point, so one cancellation point. Shared by the suite, `tests/soak.rs`,
+//! `tests/alloc.rs` and `benches/scope.rs` through `#[path]`.
 
 use std::future::Future;
 use std::pin::Pin;
