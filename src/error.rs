@@ -69,10 +69,15 @@ impl fmt::Display for CancelCause {
 ///
 /// A panic payload is `Send` but not `Sync`; this holds it behind a mutex so
 /// that [`GroupError`] is `Send + Sync` and goes into `anyhow::Error` or
-/// `Box<dyn Error + Send + Sync>` with `?`.
+/// `Box<dyn Error + Send + Sync>` with `?`. Both sit behind one box, so
+/// that a [`GroupError`] (and every outcome a group keeps until it is
+/// joined) stays small: a panic is rare, an outcome is not.
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub struct PanicPayload {
+pub struct PanicPayload(Box<PanicInner>);
+
+#[cfg(feature = "std")]
+struct PanicInner {
     message: Option<String>,
     payload: Mutex<Box<dyn Any + Send + 'static>>,
 }
@@ -84,10 +89,10 @@ impl PanicPayload {
             .downcast_ref::<&'static str>()
             .map(|message| (*message).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned());
-        Self {
+        Self(Box::new(PanicInner {
             message,
             payload: Mutex::new(payload),
-        }
+        }))
     }
 
     /// The panic's message, when its payload is a string (as `panic!("...")`
@@ -111,7 +116,7 @@ impl PanicPayload {
     /// ```
     #[must_use]
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.0.message.as_deref()
     }
 
     /// The payload itself, as `catch_unwind` gave it: downcast it to the type
@@ -133,7 +138,8 @@ impl PanicPayload {
     /// ```
     #[must_use]
     pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
-        self.payload
+        self.0
+            .payload
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -2,25 +2,30 @@
 //!
 //! # State
 //!
-//! A task that succeeds takes the bookkeeping lock once, when it is spawned;
-//! finishing takes none: it pushes its outcome to a lock-free queue and
-//! lowers an atomic count. Failures, cancellations, limits and child groups
-//! take the lock (no user code and no waker runs under it). Beside the lock
-//! sit the group's `CancellationToken` and an `Event` for the joiner.
+//! A task that succeeds takes no bookkeeping lock: a group without a limit
+//! or a parent admits it with two atomic additions (its count and its spawn
+//! index), and it finishes by pushing its outcome to the outcome queue (a
+//! lock of its own, held for the push) and lowering the count. Failures,
+//! cancellations, limits and child groups take the bookkeeping lock (no
+//! user code and no waker runs under it). Beside the lock sit the group's
+//! `CancellationToken` and an `Event` for the joiner.
 //!
 //! * `unsettled`, one atomic word:
 //!
 //!   ```text
-//!    usize::BITS-1 ...................... 2       1            0
-//!   +---------------------------------------+-----------+--------------+
-//!   |  count: unrecorded tasks, own and of  |     L     |      S       |
-//!   |  child groups (ONE = 1 << 2 each)     | LISTENING | SETTLED_ONLY |
-//!   +---------------------------------------+-----------+--------------+
+//!    usize::BITS-1 ............... 3      2          1            0
+//!   +--------------------------------+--------+-----------+--------------+
+//!   | count: unrecorded tasks, own   |   C    |     L     |      S       |
+//!   | and of child groups            | CLOSED | LISTENING | SETTLED_ONLY |
+//!   | (ONE = 1 << 3 each)            |        |           |              |
+//!   +--------------------------------+--------+-----------+--------------+
 //!   ```
 //!
 //!   - count: tasks spawned whose outcome is not recorded yet (queued or
 //!     running), plus the tasks of child groups not recorded yet. Raised
-//!     under the lock by `admit` and by a child's `admit_descendant`;
+//!     by `admit` (without the lock for a group with no limit and no
+//!     parent, under it otherwise) and by a child's `admit_descendant`
+//!     (under the lock);
 //!     lowered by exactly one `record` per task (after its outcome is in
 //!     `outcomes`) and one `descendant_settled` per child task. The group is
 //!     *settled* when the count is zero.
@@ -31,8 +36,15 @@
 //!     until then nobody listens, and tasks skip the `Event` (whose `notify`
 //!     costs a fence even with no listener).
 //!
+//!   - `C` (`CLOSED`): no new tasks. Set under the lock (by `close`, a stop,
+//!     the handle's drop, and a `join` that found the count at zero, with a
+//!     compare-and-swap that fails if a task was admitted meanwhile); never
+//!     cleared. A lock-free admit raises the count first and reads `C` in
+//!     the same step: if it was set, it lowers the count again and refuses,
+//!     so a join that closed the group at zero never misses a task.
+//!
 //!   One word, so that a task lowers the count and learns whether to wake in
-//!   one step.
+//!   one step, and a spawn and a join agree on whether it was admitted.
 //! * `outcomes` (lock-free queue): recorded outcomes, in the order they
 //!   finished, until a join takes them.
 //! * `handles` (lock-free queue): the runtime's handles of the tasks (see
@@ -41,9 +53,10 @@
 //!   necessarily that task's: it only has to stay bounded by the tasks not
 //!   joined yet), and all of them once the group is settled, when every
 //!   task is done.
-//! * Under the lock ([`State`], private to this file): `next_index`; with a
-//!   limit, the slots in use and the jobs waiting for one (see `limit.rs`);
-//!   `cause`, the first reason the group cancelled its tasks; `closed`.
+//! * `next_index` (atomic): the next task's spawn index.
+//! * Under the lock ([`State`], private to this file): with a limit, the
+//!   slots in use and the jobs waiting for one (see `limit.rs`); `cause`,
+//!   the first reason the group cancelled its tasks.
 //! * Fixed when the group is built, read without the lock: [`Config`] and
 //!   the outside parent token.
 //!
@@ -103,8 +116,10 @@ pub(crate) enum Admitted<Tk> {
 const SETTLED_ONLY: usize = 1;
 /// `unsettled`: a joiner has looked for outcomes and may be parked.
 const LISTENING: usize = 2;
+/// `unsettled`: no new tasks (see the module docs).
+const CLOSED: usize = 4;
 /// `unsettled`: one task (of this group or of a child group).
-const ONE: usize = 4;
+const ONE: usize = 8;
 
 /// A group's settings, fixed when it is built (read without the lock).
 pub(crate) struct Config {
@@ -150,9 +165,11 @@ pub(crate) struct Shared<T, E> {
     /// Cancelled when the group's handle is gone (joined or dropped): stops
     /// the deadline timer, if any.
     handle_gone: CancellationToken,
-    /// Unrecorded tasks plus unfinished child groups, `SETTLED_ONLY` and
-    /// `LISTENING` (see the module docs).
+    /// Unrecorded tasks plus unfinished child groups, `SETTLED_ONLY`,
+    /// `LISTENING` and `CLOSED` (see the module docs).
     unsettled: AtomicUsize,
+    /// The next task's spawn index.
+    next_index: AtomicUsize,
     /// The link to the parent group, for a child group: the parent counts
     /// this group's tasks as its own, until they are recorded.
     parent: Option<Box<dyn ChildLink>>,
@@ -172,17 +189,12 @@ pub(crate) struct Shared<T, E> {
 
 /// The bookkeeping under the lock. Only this file touches it.
 struct State {
-    /// The next task's spawn index.
-    next_index: usize,
     /// The first reason the group cancelled its tasks.
     cause: Option<CancelCause>,
     /// Tasks still running when a graceful stop's grace period ran out.
     overran: Vec<usize>,
     /// A limited group's slots and queue.
     limiter: Limiter,
-    /// No new tasks: set by `close`, by a `join` that found the group
-    /// settled, and when the handle is gone.
-    closed: bool,
     /// Where each unfinished task was spawned, by spawn index.
     #[cfg(feature = "diagnostics")]
     origins: std::collections::BTreeMap<usize, crate::diagnostics::Origin>,
@@ -209,7 +221,7 @@ impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
     fn admit_descendant(&self) -> bool {
         // Locks go child to parent, never the other way: no lock order cycle.
         let mut state = self.0.lock();
-        if state.closed
+        if self.0.closed_locked(&state)
             || !self
                 .0
                 .parent
@@ -319,16 +331,15 @@ impl<T, E> Shared<T, E> {
             parent_token,
             handle_gone: CancellationToken::new(),
             unsettled: AtomicUsize::new(0),
+            next_index: AtomicUsize::new(0),
             parent,
             descendants: AtomicUsize::new(0),
             outcomes: Queue::new(),
             handles: Queue::new(),
             state: Mutex::new(State {
-                next_index: 0,
                 cause: None,
                 overran: Vec::new(),
                 limiter: Limiter::default(),
-                closed: false,
                 #[cfg(feature = "diagnostics")]
                 origins: std::collections::BTreeMap::new(),
             }),
@@ -359,12 +370,26 @@ impl<T, E> Shared<T, E> {
 
     /// No new tasks from now on (`ErrGroup::close`).
     pub(crate) fn close_spawning(&self) {
-        self.lock().closed = true;
+        let state = self.lock();
+        self.mark_closed(&state);
     }
 
     /// Whether new tasks are refused.
     pub(crate) fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.unsettled.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Refuses new tasks from now on. Under the lock, so that an admit
+    /// under the lock sees `CLOSED` either set or not for its whole
+    /// critical section.
+    fn mark_closed(&self, _locked: &State) {
+        self.unsettled.fetch_or(CLOSED, Ordering::AcqRel);
+    }
+
+    /// Whether the group is closed, for code that holds the lock (no
+    /// closer can set it meanwhile).
+    fn closed_locked(&self, _locked: &State) -> bool {
+        self.unsettled.load(Ordering::Acquire) & CLOSED != 0
     }
 
     /// Locks the bookkeeping (no user code runs under this lock).
@@ -387,10 +412,23 @@ impl<T, E> Shared<T, E> {
     where
         Tk: core::future::Future<Output = ()> + Send + 'static,
     {
+        // No limit, no parent (and no origin to keep): no lock either.
+        #[cfg(not(feature = "diagnostics"))]
+        if self.config.limit.is_none() && self.parent.is_none() {
+            let before = self.unsettled.fetch_add(ONE, Ordering::Relaxed);
+            if before & CLOSED != 0 {
+                self.settle_one();
+                return Err(SpawnError::Closed(future));
+            }
+            let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+            return Ok(Admitted::Direct(index, make(index, future)));
+        }
         let mut state = self.lock();
         // A child group is closed with its parent: the parent's join does
         // not wait for a task it refused.
-        if state.closed || !self.parent.as_ref().is_none_or(|up| up.admit_descendant()) {
+        if self.closed_locked(&state)
+            || !self.parent.as_ref().is_none_or(|up| up.admit_descendant())
+        {
             return Err(SpawnError::Closed(future));
         }
         let Some(placement) = state.limiter.place(self.config.limit, refuse_when_full) else {
@@ -399,8 +437,7 @@ impl<T, E> Shared<T, E> {
             }
             return Err(SpawnError::Full(future));
         };
-        let index = state.next_index;
-        state.next_index += 1;
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         self.count_spawned(&mut state);
         #[cfg(feature = "diagnostics")]
         state.origins.insert(index, origin);
@@ -424,7 +461,7 @@ impl<T, E> Shared<T, E> {
     }
 
     /// Counts one more task (or child group) the group waits for. Called
-    /// under the lock, after the `closed` check, so that a join that finds
+    /// under the lock, after the `CLOSED` check, so that a join that finds
     /// the group settled (under the lock) and closes it never misses a task.
     fn count_spawned(&self, _locked: &mut State) {
         self.unsettled.fetch_add(ONE, Ordering::Relaxed);
@@ -606,7 +643,7 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn begin_stop(&self) {
         {
             let mut state = self.lock();
-            state.closed = true;
+            self.mark_closed(&state);
             state.cause.get_or_insert(CancelCause::Stopped);
         }
         trace_event!(debug, parent: &self.span, "group stopping: tasks asked to finish");
@@ -637,7 +674,7 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn close(&self, joined: bool) {
         {
             let mut state = self.lock();
-            state.closed = true;
+            self.mark_closed(&state);
             if !joined {
                 if self.token.is_cancelled() {
                     // Cancelled before the drop (its cause worked out
@@ -721,14 +758,28 @@ impl<T, E> Shared<T, E> {
         {
             return None;
         }
-        // Settled: closed in the same critical section as the check (spawns
-        // count under the lock), so no task spawned through a `Spawner` from
-        // now on can be missed by this join.
-        let mut state = self.lock();
-        if self.unsettled.load(Ordering::Acquire) / ONE != 0 {
-            return None;
+        // Settled: close the group in the same step as the check, so that no
+        // task spawned through a `Spawner` from now on can be missed by this
+        // join. A compare-and-swap: an admit without the lock raises the
+        // count on this word, and then this fails (the join waits for that
+        // task); one after it sees `CLOSED` and refuses. Under the lock for
+        // the admits that count under it (a limit, a parent).
+        let state = self.lock();
+        let mut current = self.unsettled.load(Ordering::Acquire);
+        loop {
+            if current / ONE != 0 {
+                return None;
+            }
+            match self.unsettled.compare_exchange_weak(
+                current,
+                current | CLOSED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
         }
-        state.closed = true;
         drop(state);
         self.release_handles();
         Some(self.outcomes.take_all())
