@@ -37,6 +37,12 @@
 //!   runtime's cost of detaching an unfinished task;
 //! * `vec_handles`: the runtime's handles (`JoinHandle`/`Task`) kept in a
 //!   `Vec` and awaited in order;
+//! * `vec_handles_48b` (a diagnostic): the same with 48 more bytes in each
+//!   task, the size of the task an `ErrGroup` wraps around a future, so
+//!   that the runtime allocates the same size for both;
+//! * `counted_handles` (a diagnostic, the floor of a group): `vec_handles`
+//!   plus an `Arc` clone and a count up and down per task, what any group
+//!   that can cancel its tasks and count them must add;
 //! * `join_all_handles`: `futures::future::join_all` of the handles;
 //! * `futures_unordered_handles`: the handles in a `FuturesUnordered`,
 //!   drained as they finish;
@@ -59,6 +65,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
@@ -158,6 +166,53 @@ async fn waitgroup_keep_handles<R: Rt>(rt: R, n: usize) {
 
 async fn vec_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
     let handles: Vec<_> = (0..n).map(|i| rt.spawn(async move { work(i) })).collect();
+    let mut values = Vec::with_capacity(n);
+    for handle in handles {
+        values.push(handle.await);
+    }
+    values
+}
+
+/// Diagnostic: `vec_handles` with each task carrying 48 bytes more (the
+/// size of the task an `ErrGroup` wraps around each future), so that the
+/// runtime allocates the same size of task for both (tokio rounds its task
+/// cells up to 128 bytes: a 16-byte future takes 128, the group's 64-byte
+/// task 256). The gap between the two is what the bigger task costs.
+async fn vec_handles_48b<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let carried = [i as u8; 48];
+            // The carried bytes are read (so they are kept), and add 0.
+            rt.spawn(
+                async move { work(i) + u64::from(black_box(carried)[47].wrapping_sub(i as u8)) },
+            )
+        })
+        .collect();
+    let mut values = Vec::with_capacity(n);
+    for handle in handles {
+        values.push(handle.await);
+    }
+    values
+}
+
+/// Diagnostic, the floor of any group that can cancel its tasks and knows
+/// how many are left: `vec_handles` plus what each task must carry for
+/// that — a reference to shared state (an `Arc` clone) and a count raised
+/// at spawn and lowered when it finishes. No group built on a runtime's
+/// spawn can do less per task.
+async fn counted_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let unfinished = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            unfinished.fetch_add(1, Ordering::Relaxed);
+            let unfinished = Arc::clone(&unfinished);
+            rt.spawn(async move {
+                let value = work(i);
+                unfinished.fetch_sub(1, Ordering::AcqRel);
+                value
+            })
+        })
+        .collect();
     let mut values = Vec::with_capacity(n);
     for handle in handles {
         values.push(handle.await);
@@ -267,6 +322,8 @@ fn common<'a, R: Rt + 'a>(rt: &R, n: usize) -> Vec<(&'static str, Timed<'a>)> {
             timed(rt, n, waitgroup_keep_handles::<R>),
         ),
         ("vec_handles", timed(rt, n, vec_handles::<R>)),
+        ("vec_handles_48b", timed(rt, n, vec_handles_48b::<R>)),
+        ("counted_handles", timed(rt, n, counted_handles::<R>)),
         ("join_all_handles", timed(rt, n, join_all_handles::<R>)),
         (
             "futures_unordered_handles",
@@ -312,6 +369,8 @@ fn check() {
                 errgroup_join(rt.clone(), n).await,
                 errgroup_join_next(rt.clone(), n).await,
                 vec_handles(rt.clone(), n).await,
+                vec_handles_48b(rt.clone(), n).await,
+                counted_handles(rt.clone(), n).await,
                 join_all_handles(rt.clone(), n).await,
                 futures_unordered_handles(rt.clone(), n).await,
             ]

@@ -179,6 +179,22 @@ impl<T> Queue<T> {
         all.into()
     }
 
+    /// Moves everything queued, in order, into `empty` (an empty queue of
+    /// the caller's): one lock for the whole batch, and no copy (the two
+    /// swap their buffers). Returns how many it moved.
+    pub(crate) fn take_into(&self, empty: &mut std::collections::VecDeque<T>) -> usize {
+        debug_assert!(empty.is_empty());
+        core::mem::swap(&mut *self.locked(), empty);
+        empty.len()
+    }
+
+    /// Takes up to `count` items from the front (to drop outside the lock).
+    pub(crate) fn take_front(&self, count: usize) -> Vec<T> {
+        let mut queue = self.locked();
+        let count = count.min(queue.len());
+        queue.drain(..count).collect()
+    }
+
     fn locked(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<T>> {
         self.inner
             .lock()

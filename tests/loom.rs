@@ -628,6 +628,26 @@ mod err_group {
     }
 
     #[test]
+    fn a_refused_spawn_against_join_next() {
+        // A spawn on a closed group raises the count for a moment before it
+        // sees `CLOSED` and takes it back: a `join_next` loop that looks in
+        // between must be woken by the take-back, not left parked.
+        loom::model(|| {
+            let mut group = ErrGroup::<u8, (), _>::new(LoomThreads);
+            let spawner = group.spawner();
+            group.spawn(async { Ok(1) }).unwrap();
+            group.close();
+            let late = thread::spawn(move || spawner.spawn(async { Ok(2) }).is_ok());
+            let mut seen = Vec::new();
+            while let Some(result) = block_on(group.join_next()) {
+                seen.push(result.unwrap());
+            }
+            assert!(!late.join().unwrap());
+            assert_eq!(seen, vec![1]);
+        });
+    }
+
+    #[test]
     fn child_group_finishing_against_parent_join() {
         // The parent's join waits for a child joined on another thread.
         loom::model(|| {

@@ -19,6 +19,7 @@ use core::future::Future;
 use core::task::{Context, Poll};
 use core::time::Duration;
 use std::borrow::Cow;
+use std::collections::VecDeque;
 
 use event_listener::EventListener;
 
@@ -120,6 +121,12 @@ pub struct ErrGroup<T, E, R: Runtime> {
     /// The registration of a parked `join_next`/`poll_join_next`, kept across
     /// polls so that a wake-up between two polls is not lost.
     listener: Option<EventListener>,
+    /// Outcomes a `join_next` took from the group's queue (all that were
+    /// there, in one step) and has not returned yet; a later join returns
+    /// them first. Only ever reached through `&mut self` (`get_mut`, no
+    /// locking): the mutex is there so that the group stays `Sync` for
+    /// values that are only `Send`, as the group's queue keeps them.
+    taken: std::sync::Mutex<VecDeque<shared::Finished<T, E>>>,
 }
 
 impl<T, E, R> ErrGroup<T, E, R>
@@ -188,6 +195,7 @@ where
             spawner: Spawner::new(Arc::new(shared), runtime),
             joined: false,
             listener: None,
+            taken: std::sync::Mutex::new(VecDeque::new()),
         }
     }
 
@@ -474,6 +482,7 @@ where
     /// ```
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         let finished = self.shared().all_finished().await;
+        let finished = self.after_taken(finished);
         let mut values = Vec::with_capacity(finished.len());
         let mut failure = None;
         let mut cancellation = None;
@@ -536,12 +545,31 @@ where
         self.all_outcomes(finished)
     }
 
+    /// `finished`, after the outcomes a `join_next` took and did not return
+    /// (they finished first).
+    fn after_taken(
+        &mut self,
+        finished: Vec<shared::Finished<T, E>>,
+    ) -> Vec<shared::Finished<T, E>> {
+        let taken = self
+            .taken
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if taken.is_empty() {
+            return finished;
+        }
+        let mut all: Vec<_> = core::mem::take(taken).into();
+        all.extend(finished);
+        all
+    }
+
     /// Every outcome in spawn order, once every task is done; resumes a
     /// panic under [`PanicPolicy::Resume`].
     fn all_outcomes(
         &mut self,
-        mut finished: Vec<shared::Finished<T, E>>,
+        finished: Vec<shared::Finished<T, E>>,
     ) -> Vec<Result<T, GroupError<E>>> {
+        let mut finished = self.after_taken(finished);
         self.joined = true;
         if self.policy() == PanicPolicy::Resume {
             if let Some(at) = finished
@@ -966,11 +994,20 @@ where
     /// The next finished task with its spawn index, panics resumed as the
     /// policy says (for the patterns, which keep their own order).
     fn poll_next_indexed(
-        &self,
+        &mut self,
         listener: &mut Option<EventListener>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<shared::Finished<T, E>>> {
-        self.shared().poll_next_finished(listener, cx).map(|next| {
+        let taken = self
+            .taken
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let next = self
+            .spawner
+            .parts()
+            .0
+            .poll_next_finished(listener, taken, cx);
+        next.map(|next| {
             next.map(|(index, result)| (index, result.map_err(|e| self.resume_if_panic(e))))
         })
     }
@@ -1131,7 +1168,7 @@ where
     #[must_use]
     pub fn len(&self) -> usize {
         let (unfinished, unjoined) = self.shared().unfinished_and_unjoined();
-        unfinished + unjoined
+        unfinished + unjoined + self.taken_len()
     }
 
     /// `len() == 0`: every outcome has been taken (or nothing was spawned).
@@ -1185,6 +1222,14 @@ impl<T, E, R: Runtime> ErrGroup<T, E, R> {
     fn shared(&self) -> &Shared<T, E> {
         self.spawner.parts().0
     }
+
+    /// Outcomes a `join_next` took from the queue and has not returned yet.
+    fn taken_len(&self) -> usize {
+        self.taken
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
 }
 
 impl<T, E, R: Runtime> Drop for ErrGroup<T, E, R> {
@@ -1195,7 +1240,7 @@ impl<T, E, R: Runtime> Drop for ErrGroup<T, E, R> {
 
 impl<T, E, R: Runtime> fmt::Debug for ErrGroup<T, E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.spawner, f)
+        self.spawner.fmt_with_taken(f, self.taken_len())
     }
 }
 

@@ -474,9 +474,12 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Drops one kept handle (a join took an outcome).
-    fn release_one_handle(&self) {
-        self.handles.pop();
+    /// Drops `count` kept handles (a join took that many outcomes), outside
+    /// the lock.
+    fn release_some_handles(&self, count: usize) {
+        if count != 0 {
+            drop(self.handles.take_front(count));
+        }
     }
 
     /// Drops every kept handle (the group is settled: every task is done).
@@ -729,13 +732,18 @@ impl<T, E> Shared<T, E> {
 
     /// The next recorded outcome; `None` once every task and child group has
     /// finished and every outcome has been taken. `listener` is the caller's
-    /// slot for its registration.
+    /// slot for its registration; `taken` is the caller's buffer of outcomes
+    /// already taken from the queue (in one batch: one lock for all of
+    /// them) and not returned yet — the next one comes from there first.
     pub(crate) fn poll_next_finished(
         &self,
         listener: &mut Option<EventListener>,
+        taken: &mut VecDeque<Finished<T, E>>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Finished<T, E>>> {
-        poll_until(&self.finished, listener, cx, || self.try_next_finished())
+        poll_until(&self.finished, listener, cx, || {
+            self.try_next_finished(taken)
+        })
     }
 
     /// Waits until every task and child group has finished, then closes the
@@ -747,6 +755,14 @@ impl<T, E> Shared<T, E> {
             poll_until(&self.finished, &mut listener, cx, || self.try_take_all())
         })
         .await
+    }
+
+    /// Moves every queued outcome into `taken` (empty) and returns the
+    /// first; drops as many kept handles.
+    fn take_batch(&self, taken: &mut VecDeque<Finished<T, E>>) -> Option<Finished<T, E>> {
+        let count = self.outcomes.take_into(taken);
+        self.release_some_handles(count);
+        taken.pop_front()
     }
 
     fn try_take_all(&self) -> Option<Vec<Finished<T, E>>> {
@@ -785,19 +801,22 @@ impl<T, E> Shared<T, E> {
         Some(self.outcomes.take_all())
     }
 
-    fn try_next_finished(&self) -> Option<Option<Finished<T, E>>> {
-        if let Some(finished) = self.outcomes.pop() {
-            self.release_one_handle();
+    fn try_next_finished(
+        &self,
+        taken: &mut VecDeque<Finished<T, E>>,
+    ) -> Option<Option<Finished<T, E>>> {
+        if let Some(finished) = taken.pop_front() {
+            return Some(Some(finished));
+        }
+        if let Some(finished) = self.take_batch(taken) {
             return Some(Some(finished));
         }
         // Nothing yet: from now on tasks wake us. `LISTENING` is set before
         // the second look, so a task that lowers the count after it wakes
         // us, and one that lowered it before has its outcome in already.
         let before = self.unsettled.fetch_or(LISTENING, Ordering::AcqRel);
-        let next = self.outcomes.pop();
-        if next.is_some() {
-            self.release_one_handle();
-            return Some(next);
+        if let Some(finished) = self.take_batch(taken) {
+            return Some(Some(finished));
         }
         if before / ONE == 0 {
             self.release_handles();

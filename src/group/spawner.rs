@@ -362,11 +362,19 @@ impl<T, E, R: Runtime> Clone for Spawner<T, E, R> {
 
 impl<T, E, R: Runtime> fmt::Debug for Spawner<T, E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_with_taken(f, 0)
+    }
+}
+
+impl<T, E, R: Runtime> Spawner<T, E, R> {
+    /// The group's `Debug`, with `taken` outcomes the group's owner holds
+    /// besides those in the queue.
+    pub(super) fn fmt_with_taken(&self, f: &mut fmt::Formatter<'_>, taken: usize) -> fmt::Result {
         let mut debug = f.debug_struct("ErrGroup");
         let (unfinished, unjoined) = self.shared.unfinished_and_unjoined();
         debug
             .field("unfinished", &unfinished)
-            .field("unjoined", &unjoined)
+            .field("unjoined", &(unjoined + taken))
             .field("limit", &self.shared.config().limit)
             .field("cause", &self.shared.recorded_cause());
         #[cfg(feature = "diagnostics")]
