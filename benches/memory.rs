@@ -721,6 +721,47 @@ async fn smol_tasks(executor: &Arc<smol::Executor<'static>>, marks: &mut Marks) 
     }
 }
 
+/// The bytes tokio allocates for one spawned task whose future carries
+/// `N` bytes (the live bytes the spawn adds on this thread, handle kept).
+fn tokio_cell_for<const N: usize>(rt: &tokio::runtime::Runtime) -> (usize, isize) {
+    let carried = [1u8; N];
+    let future = async move {
+        std::hint::black_box(&carried);
+    };
+    let size = size_of_val_future(&future);
+    let _entered = rt.enter();
+    let before = live_bytes();
+    let handle = tokio::spawn(future);
+    let cell = live_bytes() - before;
+    drop(handle);
+    (size, cell)
+}
+
+/// Tokio's task cell by future size: cells come in steps of 128 bytes on
+/// x86_64 (tokio aligns them to 128), which decides what a group's wrapper
+/// costs in memory.
+fn tokio_cell_sizes() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio current-thread runtime");
+    println!("\n#### A tokio task's allocation by the size of its future\n");
+    println!("| future (B) | task allocation (B) |\n|---:|---:|");
+    for (size, cell) in [
+        tokio_cell_for::<8>(&rt),
+        tokio_cell_for::<15>(&rt),
+        tokio_cell_for::<16>(&rt),
+        tokio_cell_for::<23>(&rt),
+        tokio_cell_for::<24>(&rt),
+        tokio_cell_for::<63>(&rt),
+        tokio_cell_for::<151>(&rt),
+        tokio_cell_for::<152>(&rt),
+        tokio_cell_for::<279>(&rt),
+        tokio_cell_for::<280>(&rt),
+    ] {
+        println!("| {size} | {cell} |");
+    }
+}
+
 /// Runs a scenario twice (the first warms the runtime up) and returns the
 /// second run's figures.
 fn held_by(mut run: impl FnMut(&mut Marks)) -> Held {
@@ -827,6 +868,7 @@ fn main() {
         let _entered = tokio_rt.enter(); // the deadline's timer
         task_future_sizes(&tokio_runtime);
     }
+    tokio_cell_sizes();
 
     memory_held();
 }

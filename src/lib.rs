@@ -64,9 +64,9 @@
 //! | `spin` | no | the lock of a `no_std` build (`default-features = false, features = ["spin"]`); unused with `std` |
 //!
 //! With default features the crate depends only on `atomic-waker`,
-//! `concurrent-queue`, `event-listener`, `futures-core` and `pin-project-lite`
-//! (and, through them, parking and crossbeam-utils): no runtime, and no crate
-//! the build does not use.
+//! `event-listener`, `futures-core` and `pin-project-lite` (and, through
+//! event-listener, parking): no runtime, and no crate the build does not
+//! use.
 //!
 //! # `no_std`
 //!

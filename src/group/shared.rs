@@ -45,11 +45,14 @@
 //!
 //!   One word, so that a task lowers the count and learns whether to wake in
 //!   one step, and a spawn and a join agree on whether it was admitted.
-//! * `outcomes` (lock-free queue): recorded outcomes, in the order they
-//!   finished, until a join takes them.
-//! * `handles` (lock-free queue): the runtime's handles of the tasks (see
-//!   [`TaskHandle`]), kept so that the runtime's cost of detaching a running
-//!   task is not paid at spawn. A join drops one per outcome it takes (not
+//! * `outcomes` (a queue behind a lock of its own, see `sync::Queue`):
+//!   recorded outcomes, in the order they finished, until a join takes them
+//!   (`join` all at once; `join_next` every one queued, into its caller's
+//!   buffer, then one by one from there).
+//! * `handles` (the same kind of queue): the runtime's handles of the tasks
+//!   (see [`TaskHandle`]), kept so that the runtime's cost of detaching a
+//!   running task is not paid at spawn. A join drops as many as the
+//!   outcomes it takes (not
 //!   necessarily that task's: it only has to stay bounded by the tasks not
 //!   joined yet), and all of them once the group is settled, when every
 //!   task is done.
