@@ -131,19 +131,18 @@ impl<T> Mutex<T> {
 }
 
 /// An unbounded multi-producer multi-consumer FIFO queue: a `VecDeque`
-/// behind a lock of its own, held only to push, pop or take the whole
-/// queue (nothing else is locked under it, and no user value is dropped
-/// under it).
+/// behind a lock of its own, held only to push one item or to take items
+/// in one step (nothing else is locked under it, and no user value is
+/// dropped under it).
 ///
 /// A lock, not a lock-free queue: a push here is one lock and an amortized
-/// `Vec` write, where `concurrent-queue`'s unbounded queue costs as many
-/// atomic operations per push and per pop, plus a block allocation every 31
-/// items; and a join takes every outcome in one step instead of one pop
-/// each. On a group's fan-out that is about 15 ns a task less on tokio's
-/// current-thread runtime (`benches/fan_out.rs`).
+/// `Vec` write, where a lock-free unbounded queue costs as many atomic
+/// operations per push and again per pop, plus a block allocation every few
+/// dozen items; and a join takes every outcome in one step instead of one
+/// pop each (`benches/fan_out.rs` measures the group's fan-out).
 ///
 /// Always a *std* lock, also under loom: loom runs one thread at a time and
-/// never switches inside it, so each push and pop is one indivisible step,
+/// never switches inside it, so each push and take is one indivisible step,
 /// as it is with the real lock. The models explore this crate's protocol
 /// around the queue (what is pushed before a count is lowered, what a reader
 /// sees after it); with a loom lock here a two-task ErrGroup model ran 12
@@ -163,10 +162,6 @@ impl<T> Queue<T> {
 
     pub(crate) fn push(&self, value: T) {
         self.locked().push_back(value);
-    }
-
-    pub(crate) fn pop(&self) -> Option<T> {
-        self.locked().pop_front()
     }
 
     pub(crate) fn len(&self) -> usize {

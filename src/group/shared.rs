@@ -485,9 +485,10 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Drops every kept handle (the group is settled: every task is done).
+    /// Drops every kept handle (the group is settled: every task is done),
+    /// taken in one step and dropped outside the queue's lock.
     fn release_handles(&self) {
-        while self.handles.pop().is_some() {}
+        drop(self.handles.take_all());
     }
 
     /// Tasks not recorded yet, and outcomes not taken yet (a snapshot).
