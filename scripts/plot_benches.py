@@ -47,8 +47,13 @@ OURS = (
 # Older than the newest result of the same group by more than this: stale.
 STALE_S = 30 * 60
 
-# The fan-out target's reference peer, drawn in black.
-REFERENCE_COLOURS = {"vec_handles": "#000000"}
+# The fan-out target's reference peer, drawn in black, and its two
+# diagnostic variants in greys.
+REFERENCE_COLOURS = {
+    "vec_handles": "#000000",
+    "vec_handles_48b": "#666666",
+    "counted_handles": "#aaaaaa",
+}
 
 # Twelve colours that stay apart (Tableau 10 and two more).
 PALETTE = [

@@ -3,8 +3,9 @@
 //! # State
 //!
 //! A task that succeeds takes no bookkeeping lock: a group without a limit
-//! or a parent admits it with two atomic additions (its count and its spawn
-//! index), and it finishes by pushing its outcome to the outcome queue (a
+//! or a parent (built without the `diagnostics` feature, which records
+//! where each task came from under the lock) admits it with two atomic
+//! additions (its count and its spawn index), and it finishes by pushing its outcome to the outcome queue (a
 //! lock of its own, held for the push) and lowering the count. Failures,
 //! cancellations, limits and child groups take the bookkeeping lock (no
 //! user code and no waker runs under it). Beside the lock sit the group's
@@ -127,8 +128,8 @@ const ONE: usize = 8;
 /// A field on cache lines of its own (128 bytes: the pair of lines x86's
 /// prefetcher pulls together), so that the thread that spawns and the
 /// threads that finish tasks do not take each other's lines — nor those of
-/// the settings every task reads — on every task. (On tokio's multi-thread
-/// runtime that is about 7% of a trivial task's spawn and join.)
+/// the settings every task reads — on every task (`benches/fan_out.rs`
+/// measures it on the multi-thread runtimes).
 #[repr(align(128))]
 struct Padded<T>(T);
 
@@ -240,7 +241,8 @@ impl<T: Send, E: Send> ChildLink for ParentLink<T, E> {
     fn admit_descendant(&self) -> bool {
         // Locks go child to parent, never the other way: no lock order cycle.
         let mut state = self.0.lock();
-        if self.0.closed_locked(&state)
+        // Under the lock: no closer can set `CLOSED` meanwhile.
+        if self.0.is_closed()
             || !self
                 .0
                 .parent
@@ -405,12 +407,6 @@ impl<T, E> Shared<T, E> {
         self.unsettled.fetch_or(CLOSED, Ordering::AcqRel);
     }
 
-    /// Whether the group is closed, for code that holds the lock (no
-    /// closer can set it meanwhile).
-    fn closed_locked(&self, _locked: &State) -> bool {
-        self.unsettled.load(Ordering::Acquire) & CLOSED != 0
-    }
-
     /// Locks the bookkeeping (no user code runs under this lock).
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
@@ -445,9 +441,8 @@ impl<T, E> Shared<T, E> {
         let mut state = self.lock();
         // A child group is closed with its parent: the parent's join does
         // not wait for a task it refused.
-        if self.closed_locked(&state)
-            || !self.parent.as_ref().is_none_or(|up| up.admit_descendant())
-        {
+        // Under the lock: no closer can set `CLOSED` meanwhile.
+        if self.is_closed() || !self.parent.as_ref().is_none_or(|up| up.admit_descendant()) {
             return Err(SpawnError::Closed(future));
         }
         let Some(placement) = state.limiter.place(self.config.limit, refuse_when_full) else {
