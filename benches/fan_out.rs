@@ -164,13 +164,18 @@ async fn waitgroup_keep_handles<R: Rt>(rt: R, n: usize) {
     drop(handles);
 }
 
-async fn vec_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
-    let handles: Vec<_> = (0..n).map(|i| rt.spawn(async move { work(i) })).collect();
-    let mut values = Vec::with_capacity(n);
+/// Awaits `handles` one after another: the values in spawn order.
+async fn in_order<H: Future<Output = u64>>(handles: Vec<H>) -> Vec<u64> {
+    let mut values = Vec::with_capacity(handles.len());
     for handle in handles {
         values.push(handle.await);
     }
     values
+}
+
+async fn vec_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
+    let handles: Vec<_> = (0..n).map(|i| rt.spawn(async move { work(i) })).collect();
+    in_order(handles).await
 }
 
 /// Diagnostic: `vec_handles` with each task carrying 48 bytes more (the
@@ -188,11 +193,7 @@ async fn vec_handles_48b<R: Rt>(rt: R, n: usize) -> Vec<u64> {
             )
         })
         .collect();
-    let mut values = Vec::with_capacity(n);
-    for handle in handles {
-        values.push(handle.await);
-    }
-    values
+    in_order(handles).await
 }
 
 /// Diagnostic, the floor of any group that can cancel its tasks and knows
@@ -213,11 +214,7 @@ async fn counted_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
             })
         })
         .collect();
-    let mut values = Vec::with_capacity(n);
-    for handle in handles {
-        values.push(handle.await);
-    }
-    values
+    in_order(handles).await
 }
 
 async fn join_all_handles<R: Rt>(rt: R, n: usize) -> Vec<u64> {
