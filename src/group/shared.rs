@@ -35,7 +35,9 @@
 //!     every recorded outcome (`join_next`).
 //!   - `L` (`LISTENING`): a joiner has looked for outcomes and may park;
 //!     until then nobody listens, and tasks skip the `Event` (whose `notify`
-//!     costs a fence even with no listener).
+//!     costs a fence and a lock even with no listener). A `join_next` sets
+//!     it at every look; the first task that finishes after a look clears
+//!     it as it wakes the joiner, so the others skip the `Event` too.
 //!
 //!   - `C` (`CLOSED`): no new tasks. Set under the lock (by `close`, a stop,
 //!     the handle's drop, and a `join` that found the count at zero, with a
@@ -74,10 +76,14 @@
 //! word: if the task's comes first, the joiner's check (acquire) sees its
 //! outcome, or the settled count; if the joiner's comes first, the task
 //! sees `LISTENING` and notifies, and the listener registered before the
-//! second check hears it. `SETTLED_ONLY` and `LISTENING` are only ever set,
-//! never cleared (by the one joiner: `join` and `join_all` own the group,
-//! `join_next` borrows it mutably), and the wake at zero is never skipped
-//! once a joiner listens.
+//! second check hears it. `SETTLED_ONLY` is only ever set (by the one
+//! joiner: `join` and `join_all` own the group, `join_next` borrows it
+//! mutably), and the wake at zero is never skipped once a joiner listens.
+//! A task clears `LISTENING` only when it does not wait for the group to
+//! settle, and then always notifies right after: a clear that lands after
+//! the joiner's last look is followed by a wake-up that reaches the
+//! listener registered before that look, and the joiner's next look sets
+//! the bit again before it checks.
 //!
 //! # Child groups
 //!
@@ -576,8 +582,17 @@ impl<T, E> Shared<T, E> {
     /// After a task settled (`before`: `unsettled` before it was lowered):
     /// wakes the joiner if it waits for this.
     fn wake_joiner(&self, before: usize) {
-        let settled = before / ONE == 1;
-        if before & LISTENING != 0 && (settled || before & SETTLED_ONLY == 0) {
+        if before & LISTENING == 0 {
+            return;
+        }
+        if before & SETTLED_ONLY == 0 {
+            // A `join_next` waits for the next outcome: one wake-up is
+            // enough until it looks again (each look sets `LISTENING`
+            // first), so the tasks that finish meanwhile skip the `Event`
+            // (whose `notify` takes its lock every time).
+            self.unsettled.fetch_and(!LISTENING, Ordering::AcqRel);
+            self.finished.notify(usize::MAX);
+        } else if before / ONE == 1 {
             self.finished.notify(usize::MAX);
         }
     }
